@@ -1,0 +1,102 @@
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** Timestamps are integer epoch milliseconds throughout: cheap to compare, no timezone ambiguity. */
+const createdAt = () => integer("created_at").notNull();
+
+export const tenants = sqliteTable(
+  "tenants",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    status: text("status", { enum: ["active", "suspended", "deleted"] }).notNull().default("active"),
+    /** JSON object of quota overrides; a missing or null field means the platform default. */
+    quotas: text("quotas").notNull().default("{}"),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at").notNull(),
+    deletedAt: integer("deleted_at"),
+  },
+  (t) => [index("tenants_status_id").on(t.status, t.id)],
+);
+
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull().references(() => tenants.id),
+    name: text("name"),
+    /** SHA-256 (hex) of the whole key: the key itself is never stored. */
+    keyHash: text("key_hash").notNull(),
+    /** The first characters of the key, so an operator can recognise it in a list. */
+    prefix: text("prefix").notNull(),
+    scopes: text("scopes").notNull().default('["runs","context","scripts","usage"]'),
+    createdAt: createdAt(),
+    expiresAt: integer("expires_at"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [uniqueIndex("api_keys_hash").on(t.keyHash), index("api_keys_tenant").on(t.tenantId, t.createdAt)],
+);
+
+export const agents = sqliteTable(
+  "agents",
+  {
+    tenantId: text("tenant_id").notNull().references(() => tenants.id),
+    name: text("name").notNull(),
+    /** The version every new run uses; switched atomically in the same batch that adds a version. */
+    activeVersion: integer("active_version"),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.name] })],
+);
+
+export const agentVersions = sqliteTable(
+  "agent_versions",
+  {
+    tenantId: text("tenant_id").notNull(),
+    agent: text("agent").notNull(),
+    version: integer("version").notNull(),
+    sha256: text("sha256").notNull(),
+    size: integer("size").notNull(),
+    /** R2 key of the stored bundle (platform-only `scripts/` prefix). */
+    bundleKey: text("bundle_key").notNull(),
+    /** Name of the script in the dispatch namespace when published to Workers for Platforms. */
+    scriptName: text("script_name"),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.agent, t.version] })],
+);
+
+export const runs = sqliteTable(
+  "runs",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    agent: text("agent").notNull(),
+    version: integer("version").notNull(),
+    status: text("status", {
+      enum: ["queued", "running", "succeeded", "failed", "cancelled", "timed_out"],
+    }).notNull(),
+    error: text("error"),
+    createdAt: createdAt(),
+    finishedAt: integer("finished_at"),
+    wallMs: integer("wall_ms"),
+    /** Null until measured: the local runtime reports no CPU time (production fills it from tail events). */
+    cpuMs: integer("cpu_ms"),
+    llmCalls: integer("llm_calls").notNull().default(0),
+    inputTokens: integer("input_tokens").notNull().default(0),
+    outputTokens: integer("output_tokens").notNull().default(0),
+    storageReads: integer("storage_reads").notNull().default(0),
+    storageWrites: integer("storage_writes").notNull().default(0),
+    bytesRead: integer("bytes_read").notNull().default(0),
+    bytesWritten: integer("bytes_written").notNull().default(0),
+    outputBytes: integer("output_bytes"),
+  },
+  (t) => [index("runs_tenant_created").on(t.tenantId, t.createdAt)],
+);
+
+export type Tenant = typeof tenants.$inferSelect;
+export type ApiKey = typeof apiKeys.$inferSelect;
+export type AgentVersion = typeof agentVersions.$inferSelect;
+export type Run = typeof runs.$inferSelect;
+export type RunStatus = Run["status"];
+

@@ -1,0 +1,31 @@
+/** Bindings both Workers share: one D1 database and one R2 bucket. */
+export interface PlatformEnv {
+  DB: D1Database;
+  BUCKET: R2Bucket;
+}
+
+export interface ControlPlaneEnv extends PlatformEnv {
+  /** Operator credential for `/admin` (a secret; `npm start` provides one locally). */
+  ADMIN_TOKEN: string;
+  /** Platform-wide script size cap in bytes (default 5 MiB). */
+  MAX_SCRIPT_BYTES?: string;
+}
+
+export interface DispatcherEnv extends PlatformEnv {
+  LOADER: WorkerLoader;
+  /** `builtin` (default) or `openai` for any OpenAI-compatible chat completions endpoint. */
+  LLM_PROVIDER?: string;
+  LLM_BASE_URL?: string;
+  LLM_API_KEY?: string;
+  LLM_MODEL?: string;
+  /** Wall-clock budget of one run in milliseconds (default 300000). */
+  RUN_TIMEOUT_MS?: string;
+  /** Largest context object a tenant may upload in bytes (default 25 MiB). */
+  MAX_CONTEXT_BYTES?: string;
+}
+
+/** Reads a positive integer setting, falling back to `fallback` when unset or malformed. */
+export function intSetting(value: string | undefined, fallback: number): number {
+  const n = value === undefined ? NaN : Number(value);
+  return Number.isSafeInteger(n) && n > 0 ? n : fallback;
+}

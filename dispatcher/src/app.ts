@@ -1,0 +1,27 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { serveOpenApi } from "../../core/http/openapi";
+import { onError, onNotFound } from "../../core/http/problem";
+import type { DispatcherApp } from "./context";
+import { context, describeContext } from "./routes/context";
+import { agentRuns, describeRuns, runRecords } from "./routes/runs";
+import type { TenantRuntime } from "./runtime/types";
+
+/** The dispatcher's HTTP surface; the runtime that hosts tenant code is chosen by the caller. */
+export function createApp(runtimeFor: (env: DispatcherApp["Bindings"], ctx: ExecutionContext) => TenantRuntime) {
+  const app = new OpenAPIHono<DispatcherApp>();
+  app.onError(onError);
+  app.notFound(onNotFound);
+  app.use("/v1/*", async (c, next) => {
+    // Hono types executionCtx without `exports`; it is the Workers ExecutionContext at run time.
+    c.set("runtime", runtimeFor(c.env, c.executionCtx as unknown as ExecutionContext));
+    await next();
+  });
+  app.get("/", (c) => c.json({ service: "isoplane-dispatcher", openapi: "/openapi.json" }));
+  app.route("/v1/context", context);
+  app.route("/v1/agents", agentRuns);
+  app.route("/v1/runs", runRecords);
+  describeContext(app);
+  describeRuns(app);
+  serveOpenApi(app, "Isoplane dispatcher", "Run agents and manage their context (tenant API keys).");
+  return app;
+}

@@ -1,0 +1,61 @@
+import { WorkerEntrypoint } from "cloudflare:workers";
+import type { DispatcherEnv } from "../../../core/env";
+import { parseRelativeKey, tenantKey, tenantPrefix } from "../../../core/storage/keys";
+import { addUsage } from "../runs/usage";
+
+export interface TenantProps {
+  tenantId: string;
+}
+
+/** Largest value a script may write in one `put` (the run's output has its own cap). */
+const MAX_VALUE_BYTES = 25 * 1024 * 1024;
+const MAX_LIST = 1000;
+
+/**
+ * `env.STORAGE` inside a tenant isolate. The tenant comes from the entrypoint's props, fixed by
+ * the platform when the isolate is created; keys are relative to `tenants/<tenantId>/` and are
+ * validated segment by segment, so no key a script passes can leave that prefix.
+ * The `runId` argument (added by the platform's harness) only attributes usage.
+ */
+export class TenantStorage extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
+  async get(key: string, runId: string): Promise<string | null> {
+    const object = await this.env.BUCKET.get(this.key(key));
+    if (!object) {
+      await addUsage(this.env.DB, this.ctx.props.tenantId, runId, { storageReads: 1 });
+      return null;
+    }
+    const text = await object.text();
+    await addUsage(this.env.DB, this.ctx.props.tenantId, runId, { storageReads: 1, bytesRead: object.size });
+    return text;
+  }
+
+  async put(key: string, value: string, runId: string): Promise<void> {
+    if (typeof value !== "string") throw new TypeError("STORAGE.put(key, value): value must be a string");
+    const bytes = new TextEncoder().encode(value);
+    if (bytes.byteLength > MAX_VALUE_BYTES) throw new RangeError(`STORAGE.put: value is larger than ${MAX_VALUE_BYTES} bytes`);
+    await this.env.BUCKET.put(this.key(key), bytes);
+    await addUsage(this.env.DB, this.ctx.props.tenantId, runId, { storageWrites: 1, bytesWritten: bytes.byteLength });
+  }
+
+  /** Keys (relative to the tenant prefix) that start with `prefix`, at most 1000. */
+  async list(prefix: string, runId: string): Promise<string[]> {
+    const base = tenantPrefix(this.ctx.props.tenantId);
+    // A prefix may end mid-segment ("context/rep"), so only its complete segments are validated.
+    const cut = prefix.lastIndexOf("/");
+    if (cut >= 0) parseRelativeKey(prefix.slice(0, cut));
+    const tail = prefix.slice(cut + 1);
+    if (/[\\\u0000-\u001f\u007f]/.test(tail)) throw new TypeError("STORAGE.list: invalid prefix");
+    const listed = await this.env.BUCKET.list({ prefix: base + prefix, limit: MAX_LIST });
+    await addUsage(this.env.DB, this.ctx.props.tenantId, runId, { storageReads: 1 });
+    return listed.objects.map((o) => o.key.slice(base.length));
+  }
+
+  private key(key: string): string {
+    if (typeof key !== "string") throw new TypeError("STORAGE: key must be a string");
+    try {
+      return tenantKey(this.ctx.props.tenantId, parseRelativeKey(key));
+    } catch (err) {
+      throw new TypeError(`STORAGE: ${(err as Error).message}`);
+    }
+  }
+}

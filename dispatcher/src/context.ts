@@ -1,0 +1,10 @@
+import type { TenantPrincipal } from "../../core/auth/tenant-auth";
+import type { DispatcherEnv } from "../../core/env";
+import type { TenantRuntime } from "./runtime/types";
+
+export interface DispatcherVariables {
+  tenant: TenantPrincipal;
+  runtime: TenantRuntime;
+}
+
+export type DispatcherApp = { Bindings: DispatcherEnv; Variables: DispatcherVariables };

@@ -1,0 +1,110 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { readBodyLimited } from "../../../core/http/body";
+import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
+import { ProblemError } from "../../../core/http/problem";
+import { intSetting } from "../../../core/env";
+import { contextKey, parsePathKey, parseRelativeKey, tenantPrefix } from "../../../core/storage/keys";
+import type { DispatcherApp } from "../context";
+import { requireTenant } from "../../../core/auth/middleware";
+import { ContextList, ContextObject } from "../schemas";
+
+const DEFAULT_MAX_CONTEXT_BYTES = 25 * 1024 * 1024;
+const PREFIX = "/v1/context/";
+
+
+export const context = new OpenAPIHono<DispatcherApp>();
+context.use("*", requireTenant("context"));
+
+const ListQuery = z.object({
+  prefix: z.string().max(1024).optional(),
+  cursor: z.string().max(2048).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+/** Lists the tenant's context objects (keys relative to `context/`). */
+context.get("/", async (c) => {
+  const query = ListQuery.safeParse(c.req.query());
+  if (!query.success) throw new ProblemError("invalid-request", query.error.issues[0]?.message ?? "Invalid query.");
+  const { prefix = "", cursor, limit = 100 } = query.data;
+  const cut = prefix.lastIndexOf("/");
+  if (cut >= 0) parseRelativeKey(prefix.slice(0, cut));
+  if (/[\\\u0000-\u001f\u007f]/.test(prefix)) throw new ProblemError("invalid-key", "The prefix is not valid.");
+  const base = `${tenantPrefix(c.var.tenant.tenantId)}context/`;
+  const listed = await c.env.BUCKET.list({ prefix: base + prefix, limit, ...(cursor ? { cursor } : {}) });
+  return c.json({
+    objects: listed.objects.map((o) => ({ key: o.key.slice(base.length), size: o.size, uploadedAt: o.uploaded.toISOString() })),
+    cursor: listed.truncated ? listed.cursor : null,
+  });
+});
+
+
+/** The raw, still percent-encoded key after `/v1/context/`; each segment is decoded and checked alone. */
+function keySegments(url: string): string[] {
+  const path = new URL(url).pathname;
+  return parsePathKey(path.slice(PREFIX.length));
+}
+
+context.put("/*", async (c) => {
+  const segments = keySegments(c.req.url);
+  const limit = intSetting(c.env.MAX_CONTEXT_BYTES, DEFAULT_MAX_CONTEXT_BYTES);
+  const body = await readBodyLimited(c.req.raw, limit, "context object");
+  const object = await c.env.BUCKET.put(contextKey(c.var.tenant.tenantId, segments), body, {
+    httpMetadata: { contentType: c.req.header("content-type") ?? "application/octet-stream" },
+  });
+  return c.json({ key: segments.join("/"), size: object.size, etag: object.etag }, 200);
+});
+
+context.get("/*", async (c) => {
+  const segments = keySegments(c.req.url);
+  const object = await c.env.BUCKET.get(contextKey(c.var.tenant.tenantId, segments));
+  if (!object) throw new ProblemError("not-found", `No context object "${segments.join("/")}".`);
+  const headers = new Headers({ etag: object.httpEtag, "content-length": String(object.size) });
+  object.writeHttpMetadata(headers);
+  return new Response(object.body, { headers });
+});
+
+context.delete("/*", async (c) => {
+  const segments = keySegments(c.req.url);
+  await c.env.BUCKET.delete(contextKey(c.var.tenant.tenantId, segments));
+  return c.body(null, 204);
+});
+
+const KeyParam = z.object({ key: z.string().openapi({ param: { name: "key", in: "path" }, example: "docs/brief.md" }) });
+
+export function describeContext(app: OpenAPIHono<DispatcherApp>): void {
+  describe(
+    app,
+    createRoute({
+      method: "put",
+      path: "/v1/context/{key}",
+      summary: "Store a context object at tenants/<tenant>/context/<key> (keys may contain /)",
+      security: bearerSecurity,
+      request: { params: KeyParam, body: { content: { "application/octet-stream": { schema: z.string() } } } },
+      responses: { 200: { description: "Stored", content: { "application/json": { schema: ContextObject } } }, ...problems(400, 401, 403, 413) },
+    }),
+    createRoute({
+      method: "get",
+      path: "/v1/context/{key}",
+      summary: "Read a context object",
+      security: bearerSecurity,
+      request: { params: KeyParam },
+      responses: { 200: { description: "The object's bytes, with its content type" }, ...problems(400, 401, 403, 404) },
+    }),
+    createRoute({
+      method: "delete",
+      path: "/v1/context/{key}",
+      summary: "Delete a context object",
+      security: bearerSecurity,
+      request: { params: KeyParam },
+      responses: { 204: { description: "Deleted (or absent)" }, ...problems(400, 401, 403) },
+    }),
+    createRoute({
+      method: "get",
+      path: "/v1/context",
+      summary: "List context objects",
+      security: bearerSecurity,
+      request: { query: ListQuery },
+      responses: { 200: { description: "A page of objects", content: { "application/json": { schema: ContextList } } }, ...problems(400, 401, 403) },
+    }),
+  );
+}

@@ -1,0 +1,29 @@
+import type { z } from "@hono/zod-openapi";
+import type { Run } from "../../../core/db/schema";
+import type { RunRecord } from "../schemas";
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** The public shape of a run row: never the tenant id, never anything the caller did not send. */
+export function runView(run: Run): z.infer<typeof RunRecord> {
+  return {
+    id: run.id,
+    agent: run.agent,
+    version: run.version,
+    status: run.status,
+    ...(run.error !== null ? { error: run.error } : {}),
+    createdAt: iso(run.createdAt)!,
+    finishedAt: iso(run.finishedAt),
+    usage: {
+      wallMs: run.wallMs,
+      cpuMs: run.cpuMs,
+      llmCalls: run.llmCalls,
+      inputTokens: run.inputTokens,
+      outputTokens: run.outputTokens,
+      storageReads: run.storageReads,
+      storageWrites: run.storageWrites,
+      bytesRead: run.bytesRead,
+      bytesWritten: run.bytesWritten,
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import type { DispatcherEnv } from "../../../core/env";
+import { loadBundle } from "../../../core/scripts/bundle";
+import { HARNESS_MODULE, harnessSource } from "./harness";
+import type { AgentTarget, RunLimits, TenantRuntime } from "./types";
+
+/** The loopback entrypoints this runtime hands to tenant isolates as bindings. */
+export interface RuntimeExports {
+  TenantStorage(options: { props: { tenantId: string } }): Fetcher;
+  TenantLlm(options: { props: { tenantId: string } }): Fetcher;
+}
+
+/**
+ * Runs each agent version in its own isolate through the Worker Loader binding. The isolate id
+ * names the exact version and content hash, so a warm agent costs no D1 or R2 read and a new
+ * upload can never be served stale code.
+ */
+export class LocalRuntime implements TenantRuntime {
+  constructor(
+    private readonly env: DispatcherEnv,
+    private readonly exports: RuntimeExports,
+  ) {}
+
+  fetch(target: AgentTarget, request: Request, limits: RunLimits): Promise<Response> {
+    const id = `${target.tenantId}/${target.agent}/${target.version}/${target.sha256}`;
+    const worker = this.env.LOADER.get(id, async () => {
+      const bundle = await loadBundle(this.env.BUCKET, target.bundleKey);
+      const props = { tenantId: target.tenantId };
+      return {
+        compatibilityDate: bundle.compatibilityDate,
+        compatibilityFlags: bundle.compatibilityFlags,
+        mainModule: HARNESS_MODULE,
+        modules: { ...bundle.modules, [HARNESS_MODULE]: harnessSource(bundle.mainModule) },
+        env: { STORAGE: this.exports.TenantStorage({ props }), LLM: this.exports.TenantLlm({ props }) },
+        // No direct internet access: every outbound fetch() from tenant code fails.
+        globalOutbound: null,
+      };
+    });
+    return worker.getEntrypoint(undefined, { limits }).fetch(request);
+  }
+}

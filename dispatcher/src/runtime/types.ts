@@ -1,0 +1,23 @@
+/** One immutable agent version, as the dispatcher resolved it for a run. */
+export interface AgentTarget {
+  tenantId: string;
+  agent: string;
+  version: number;
+  sha256: string;
+  bundleKey: string;
+  scriptName: string | null;
+}
+
+/** Per-run resource limits handed to the runtime (enforced in production; see README). */
+export interface RunLimits {
+  cpuMs?: number;
+  subRequests?: number;
+}
+
+/**
+ * Where tenant code runs. `local` starts isolates with the Worker Loader; `wfp` (production)
+ * dispatches to scripts in a Workers for Platforms namespace. The dispatcher sees only this.
+ */
+export interface TenantRuntime {
+  fetch(target: AgentTarget, request: Request, limits: RunLimits): Promise<Response>;
+}

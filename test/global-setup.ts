@@ -1,0 +1,14 @@
+import type { TestProject } from "vitest/node";
+// @ts-expect-error -- a plain .mjs build script without type declarations
+import { bundleAgent } from "../tenant-template/build.mjs";
+
+/** Builds the example agent with the same esbuild step as `npm run agent:build`, in Node, once. */
+export default async function setup(project: TestProject): Promise<void> {
+  project.provide("exampleAgent", (await bundleAgent("tenant-template/examples/summarize.ts")) as string);
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    exampleAgent: string;
+  }
+}

@@ -1,0 +1,81 @@
+import { exports } from "cloudflare:workers";
+import { expect } from "vitest";
+import { TEST_ADMIN_TOKEN } from "./constants";
+import { CONTROL_PLANE_HOST } from "./worker";
+
+export const ADMIN = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+export const PROBLEM = "https://isoplane.dev/problems/";
+
+const worker = exports.default;
+
+/** A request to the control plane through its real fetch handler. */
+export function cp(path: string, init: RequestInit = {}): Promise<Response> {
+  return worker.fetch(new Request(`http://${CONTROL_PLANE_HOST}${path}`, init));
+}
+
+/** A request to the dispatcher through its real fetch handler. */
+export function dp(path: string, init: RequestInit = {}): Promise<Response> {
+  return worker.fetch(new Request(`http://dispatcher.test${path}`, init));
+}
+
+export function json(body: unknown, headers: Record<string, string> = {}): RequestInit {
+  return { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };
+}
+
+export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+export interface TestTenant {
+  id: string;
+  key: string;
+  keyId: string;
+}
+
+let counter = 0;
+/** A fresh tenant with one all-scope key, made through the admin API. */
+export async function newTenant(name = `tenant-${++counter}`): Promise<TestTenant> {
+  const created = await cp("/admin/tenants", json({ name }, ADMIN));
+  expect(created.status).toBe(201);
+  const tenant = await created.json<{ id: string }>();
+  const key = await cp(`/admin/tenants/${tenant.id}/keys`, json({}, ADMIN));
+  expect(key.status).toBe(201);
+  const k = await key.json<{ id: string; key: string }>();
+  return { id: tenant.id, key: k.key, keyId: k.id };
+}
+
+export async function upload(t: TestTenant, agent: string, code: string): Promise<{ version: number; sha256: string; size: number }> {
+  const res = await cp(`/v1/agents/${agent}/script`, {
+    method: "PUT",
+    headers: { ...bearer(t.key), "content-type": "application/javascript+module" },
+    body: code,
+  });
+  expect(res.status, await res.clone().text()).toBe(201);
+  return res.json();
+}
+
+export interface RunBody {
+  id: string;
+  status: string;
+  output: unknown;
+  error?: string;
+  version: number;
+  usage: Record<string, number | null>;
+}
+
+export async function run(t: TestTenant, agent: string, input: unknown = null): Promise<RunBody> {
+  const res = await dp(`/v1/agents/${agent}/runs`, json({ input }, bearer(t.key)));
+  expect(res.status, await res.clone().text()).toBe(200);
+  return res.json();
+}
+
+/** Asserts a problem+json response with the given status and type slug; returns its body. */
+export async function expectProblem(res: Response, status: number, slug: string): Promise<Record<string, unknown>> {
+  const text = await res.text();
+  expect(res.status, text).toBe(status);
+  expect(res.headers.get("content-type")).toBe("application/problem+json");
+  const body = JSON.parse(text) as Record<string, unknown>;
+  expect(body.type).toBe(PROBLEM + slug);
+  expect(body.status).toBe(status);
+  expect(typeof body.title).toBe("string");
+  expect(typeof body.detail).toBe("string");
+  return body;
+}

@@ -1,0 +1,36 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+import { TEST_ADMIN_TOKEN } from "./test/constants.ts";
+import { fakeOpenAI } from "./test/fakes/openai.ts";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("./migrations");
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        // Both Workers in one runtime over one D1 + R2, exactly as `npm start` shares them;
+        // test/worker.ts routes by host name to each Worker's own fetch handler.
+        main: "./test/worker.ts",
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          // Every outbound fetch() of the platform goes to local fakes: no network in tests.
+          outboundService: fakeOpenAI,
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+            RUN_TIMEOUT_MS: "3000",
+            MAX_SCRIPT_BYTES: String(64 * 1024),
+            MAX_CONTEXT_BYTES: String(64 * 1024),
+            EXAMPLE_AGENT: inject("exampleAgent"),
+          },
+        },
+      })),
+    ],
+    test: {
+      globalSetup: ["./test/global-setup.ts"],
+      setupFiles: ["./test/setup.ts"],
+      include: ["test/**/*.test.ts", "tenant-template/**/*.test.ts"],
+      testTimeout: 20_000,
+    },
+  };
+});
