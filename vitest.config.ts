@@ -1,7 +1,7 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { TEST_ADMIN_TOKEN } from "./test/constants.ts";
-import { fakeOpenAI } from "./test/fakes/openai.ts";
+import { TEST_ADMIN_TOKEN, TEST_SECRETS_KEY } from "./test/constants.ts";
+import { outbound } from "./test/fakes/outbound.ts";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
@@ -14,10 +14,11 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           // Every outbound fetch() of the platform goes to local fakes: no network in tests.
-          outboundService: fakeOpenAI,
+          outboundService: outbound,
           bindings: {
             TEST_MIGRATIONS: migrations,
             ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+            SECRETS_KEY: TEST_SECRETS_KEY,
             RUN_TIMEOUT_MS: "3000",
             MAX_SCRIPT_BYTES: String(64 * 1024),
             MAX_CONTEXT_BYTES: String(64 * 1024),
@@ -31,6 +32,7 @@ export default defineConfig(async () => {
       setupFiles: ["./test/setup.ts"],
       include: ["test/**/*.test.ts", "tenant-template/**/*.test.ts"],
       testTimeout: 20_000,
+      isolate: false,
     },
   };
 });

@@ -2,6 +2,8 @@
 export interface PlatformEnv {
   DB: D1Database;
   BUCKET: R2Bucket;
+  /** Platform key sealing agent secrets: 32 bytes, base64 (a secret; `npm start` makes one locally). */
+  SECRETS_KEY?: string;
 }
 
 export interface ControlPlaneEnv extends PlatformEnv {
@@ -9,6 +11,14 @@ export interface ControlPlaneEnv extends PlatformEnv {
   ADMIN_TOKEN: string;
   /** Platform-wide script size cap in bytes (default 5 MiB). */
   MAX_SCRIPT_BYTES?: string;
+  /** `local` (default: R2 + D1 for the Worker Loader runtime) or `wfp` (Workers for Platforms). */
+  PUBLISHER?: string;
+  /** wfp: the Cloudflare account, its API token (a secret) and the dispatch namespace. */
+  CF_ACCOUNT_ID?: string;
+  CF_API_TOKEN?: string;
+  DISPATCH_NAMESPACE?: string;
+  /** wfp: the dispatcher's script name, which user scripts' STORAGE/LLM service bindings point at. */
+  DISPATCHER_SCRIPT_NAME?: string;
 }
 
 export interface DispatcherEnv extends PlatformEnv {

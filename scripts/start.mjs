@@ -31,6 +31,16 @@ function adminToken() {
   return token;
 }
 
+/** The key sealing agent secrets (32 bytes, base64): from ISOPLANE_SECRETS_KEY, else made once and kept. */
+function secretsKey() {
+  if (process.env.ISOPLANE_SECRETS_KEY) return process.env.ISOPLANE_SECRETS_KEY;
+  const file = join(home, "secrets-key");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const key = randomBytes(32).toString("base64");
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
 /** Secrets reach wrangler through env files (mode 600), not the command line where `ps` shows them. */
 function envFile(name, vars) {
   const file = join(home, `${name}.env`);
@@ -42,8 +52,10 @@ function envFile(name, vars) {
 }
 
 const token = adminToken();
-const controlPlaneEnv = envFile("control-plane", { ADMIN_TOKEN: token });
+const sealKey = secretsKey();
+const controlPlaneEnv = envFile("control-plane", { ADMIN_TOKEN: token, SECRETS_KEY: sealKey });
 const dispatcherEnv = envFile("dispatcher", {
+  SECRETS_KEY: sealKey,
   LLM_PROVIDER: process.env.LLM_PROVIDER,
   LLM_BASE_URL: process.env.LLM_BASE_URL,
   LLM_API_KEY: process.env.LLM_API_KEY,

@@ -25,6 +25,13 @@ export const NO_DEFAULT = `export const fetch = () => new Response("{}");`;
 
 export const SYNTAX_ERROR = `export default { fetch() { return ( } };`;
 
+/** Parses, has a default export, but that export has no fetch handler. */
+export const NO_FETCH = `export default { run() { return 1; } };`;
+
+/** Valid at upload, fails when the isolate starts. */
+export const THROWS_AT_START = `if (!globalThis.CONFIG) throw new Error("no config at start");
+export default { fetch() { return Response.json(1); } };`;
+
 export const FETCHES_INTERNET = `
 export default { async fetch() { const r = await fetch("https://example.com/"); return Response.json({ status: r.status }); } };`;
 

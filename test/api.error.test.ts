@@ -116,6 +116,23 @@ describe("413 and 415 on script upload", () => {
     await expectProblem(await dp("/v1/agents/big/runs", json({ input: 1 }, bearer(t.key))), 404, "not-found");
   });
 
+  it("an admin JSON body over 1 MiB is refused before it is read whole, with or without Content-Length", async () => {
+    const big = JSON.stringify({ name: "x".repeat(1024 * 1024) });
+    await expectProblem(await cp("/admin/tenants", json(JSON.parse(big), ADMIN)), 413, "payload-too-large");
+    let pulled = 0;
+    const stream = new ReadableStream({
+      pull(controller) {
+        pulled++;
+        controller.enqueue(new TextEncoder().encode(" ".repeat(64 * 1024)));
+        if (pulled > 64) controller.close();
+      },
+    });
+    const res = await cp("/admin/tenants", { method: "POST", headers: { ...ADMIN, "content-type": "application/json" }, body: stream });
+    await expectProblem(res, 413, "payload-too-large");
+    // It stopped reading soon after the limit: far fewer than all 65 chunks of 64 KiB.
+    expect(pulled).toBeLessThan(40);
+  });
+
   it("a context object over its limit is refused", async () => {
     const t = await newTenant();
     await expectProblem(

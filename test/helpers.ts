@@ -79,3 +79,27 @@ export async function expectProblem(res: Response, status: number, slug: string)
   expect(typeof body.detail).toBe("string");
   return body;
 }
+
+/** A Workers-style multipart upload: a `metadata` part and one part per module. */
+export function multipart(metadata: unknown, modules: Record<string, string>, types: Record<string, string> = {}): FormData {
+  const form = new FormData();
+  form.append("metadata", new File([JSON.stringify(metadata)], "metadata.json", { type: "application/json" }));
+  for (const [name, code] of Object.entries(modules)) {
+    form.append(name, new File([code], name, { type: types[name] ?? "application/javascript+module" }));
+  }
+  return form;
+}
+
+export function patch(body: unknown, headers: Record<string, string> = ADMIN): RequestInit {
+  return { method: "PATCH", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };
+}
+
+export function put(body: unknown, headers: Record<string, string>): RequestInit {
+  return { method: "PUT", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };
+}
+
+export async function audit(tenantId: string): Promise<{ actor: string; action: string; target: string | null; detail: unknown }[]> {
+  const res = await cp(`/admin/audit?tenant=${tenantId}&limit=200`, { headers: ADMIN });
+  expect(res.status).toBe(200);
+  return (await res.json<{ entries: { actor: string; action: string; target: string | null; detail: unknown }[] }>()).entries;
+}

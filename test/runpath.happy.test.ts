@@ -111,7 +111,19 @@ describe("the run path, end to end", () => {
     );
     const c = await (await cp("/openapi.json")).json<{ paths: Record<string, unknown> }>();
     expect(Object.keys(c.paths)).toEqual(
-      expect.arrayContaining(["/admin/tenants", "/admin/tenants/{tenantId}", "/admin/tenants/{tenantId}/keys", "/v1/agents/{agent}/script"]),
+      expect.arrayContaining([
+        "/admin/tenants",
+        "/admin/tenants/{tenantId}",
+        "/admin/tenants/{tenantId}/keys",
+        "/admin/tenants/{tenantId}/keys/{keyId}",
+        "/admin/audit",
+        "/v1/agents",
+        "/v1/agents/{agent}",
+        "/v1/agents/{agent}/script",
+        "/v1/agents/{agent}/rollback",
+        "/v1/agents/{agent}/secrets",
+        "/v1/agents/{agent}/secrets/{name}",
+      ]),
     );
   });
 });

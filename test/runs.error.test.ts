@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { FETCHES_INTERNET, NO_DEFAULT, NOT_JSON, SLEEPS, STATUS_503, SYNTAX_ERROR, THROWS } from "./agents";
+import { FETCHES_INTERNET, NO_FETCH, NOT_JSON, SLEEPS, STATUS_503, THROWS, THROWS_AT_START } from "./agents";
 import { bearer, dp, expectProblem, newTenant, run, upload } from "./helpers";
 
 describe("runs that fail still leave a record", () => {
@@ -8,8 +8,8 @@ describe("runs that fail still leave a record", () => {
     ["throws", THROWS, /^RangeError: the agent gave up$/],
     ["status-503", STATUS_503, /^The agent responded with HTTP 503\.$/],
     ["not-json", NOT_JSON, /^The agent's response is not JSON\.$/],
-    ["no-default", NO_DEFAULT, /no fetch\(request, env\) handler/],
-    ["syntax-error", SYNTAX_ERROR, /^Failed to start Worker: Uncaught SyntaxError: Unexpected token '}'$/],
+    ["no-fetch", NO_FETCH, /no fetch\(request, env\) handler/],
+    ["throws-at-start", THROWS_AT_START, /^Failed to start Worker: Uncaught Error: no config at start$/],
     ["fetches-internet", FETCHES_INTERNET, /not permitted to access the internet/],
   ];
 

@@ -3,23 +3,28 @@ import { serveOpenApi } from "../../core/http/openapi";
 import { onError, onNotFound } from "../../core/http/problem";
 import type { ControlPlaneApp } from "./context";
 import type { Publisher } from "./publisher/types";
-import { describeScripts, scripts } from "./routes/scripts";
+import { agentRoutes, describeAgents } from "./routes/agents";
+import { adminAudit, describeAudit } from "./routes/audit";
+import { describeSecrets } from "./routes/secrets";
 import { adminTenants, describeTenants } from "./routes/tenants";
 
-/** The control plane's HTTP surface; the publisher (local or Workers for Platforms) is injected. */
+/** The control plane's HTTP surface; the publisher (local or Workers for Platforms) comes from configuration. */
 export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Publisher) {
   const app = new OpenAPIHono<ControlPlaneApp>();
   app.onError(onError);
   app.notFound(onNotFound);
-  app.use("/v1/*", async (c, next) => {
+  app.use("*", async (c, next) => {
     c.set("publisher", publisherFor(c.env));
     await next();
   });
   app.get("/", (c) => c.json({ service: "isoplane-control-plane", openapi: "/openapi.json" }));
   app.route("/admin/tenants", adminTenants);
-  app.route("/v1/agents", scripts);
+  app.route("/admin/audit", adminAudit);
+  app.route("/v1/agents", agentRoutes);
   describeTenants(app);
-  describeScripts(app);
-  serveOpenApi(app, "Isoplane control plane", "Tenants and keys (admin token); agent scripts (tenant keys).");
+  describeAudit(app);
+  describeAgents(app);
+  describeSecrets(app);
+  serveOpenApi(app, "Isoplane control plane", "Tenants, keys, quotas and audit (admin token); agents, versions and secrets (tenant keys).");
   return app;
 }

@@ -1,8 +1,7 @@
 import type { TenantPrincipal } from "../../core/auth/tenant-auth";
+import type { Actor } from "../../core/audit";
 import type { ControlPlaneEnv } from "../../core/env";
 import type { Publisher } from "./publisher/types";
-
-export type Actor = { kind: "admin" } | { kind: "key"; keyId: string };
 
 export interface ControlPlaneVariables {
   tenant: TenantPrincipal;

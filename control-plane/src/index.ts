@@ -1,7 +1,13 @@
 import type { ControlPlaneEnv } from "../../core/env";
 import { createApp } from "./app";
-import { LocalPublisher } from "./publisher/local";
+import { localPublisher, type Publisher } from "./publisher/types";
+import { WfpPublisher, wfpConfig } from "./publisher/wfp";
 
-const app = createApp((env) => new LocalPublisher(env.DB, env.BUCKET));
+/** `PUBLISHER=wfp` publishes to Workers for Platforms; anything else keeps versions local. */
+export function publisherFor(env: ControlPlaneEnv): Publisher {
+  return env.PUBLISHER === "wfp" ? new WfpPublisher(wfpConfig(env)) : localPublisher;
+}
+
+const app = createApp(publisherFor);
 
 export default app satisfies ExportedHandler<ControlPlaneEnv>;

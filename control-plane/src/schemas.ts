@@ -1,36 +1,75 @@
 import { z } from "@hono/zod-openapi";
 import { Scope } from "../../core/auth/scopes";
+import { Quotas } from "../../core/quotas";
+
+const Timestamp = z.string().datetime();
+const Cursor = z.string().nullable().openapi({ description: "Pass as `cursor` for the next page; null on the last page." });
 
 export const CreateTenant = z.strictObject({ name: z.string().trim().min(1).max(200) }).openapi("CreateTenant");
+
+export const TenantStatus = z.enum(["active", "suspended", "deleted"]);
 
 export const TenantView = z
   .object({
     id: z.string().openapi({ example: "ten_01jd00000000000000ab" }),
     name: z.string(),
-    status: z.enum(["active", "suspended", "deleted"]),
-    createdAt: z.string().datetime(),
+    status: TenantStatus,
+    quotas: z.record(z.string(), z.number().int().nullable()).openapi({ description: "Every quota; null means the platform default." }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
   })
   .openapi("Tenant");
+
+export const TenantList = z.object({ tenants: z.array(TenantView), cursor: Cursor }).openapi("TenantList");
+
+export const PatchTenant = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200).optional(),
+    status: z.enum(["active", "suspended"]).optional(),
+    quotas: Quotas.optional(),
+  })
+  .openapi("PatchTenant");
 
 export const CreateKey = z
   .strictObject({
     name: z.string().trim().min(1).max(200).optional(),
     scopes: z.array(Scope).min(1).optional(),
-    expiresAt: z.string().datetime().optional(),
+    expiresAt: Timestamp.optional(),
   })
   .openapi("CreateKey");
 
-export const CreatedKey = z
+export const KeyView = z
   .object({
     id: z.string(),
-    key: z.string().openapi({ description: "The secret key. Shown only in this response." }),
     name: z.string().nullable(),
-    prefix: z.string(),
+    prefix: z.string().openapi({ description: "The first characters of the key, to recognise it." }),
     scopes: z.array(Scope),
-    createdAt: z.string().datetime(),
-    expiresAt: z.string().datetime().nullable(),
+    createdAt: Timestamp,
+    expiresAt: Timestamp.nullable(),
+    revokedAt: Timestamp.nullable(),
+    status: z.enum(["active", "expired", "revoked"]),
   })
-  .openapi("CreatedKey");
+  .openapi("Key");
+
+export const CreatedKey = KeyView.extend({
+  key: z.string().openapi({ description: "The secret key. Shown only in this response." }),
+}).openapi("CreatedKey");
+
+export const KeyList = z.object({ keys: z.array(KeyView) }).openapi("KeyList");
+
+export const AuditEntry = z
+  .object({
+    id: z.string(),
+    at: Timestamp,
+    actor: z.string().openapi({ description: "`admin` or the acting key's id." }),
+    tenantId: z.string().nullable(),
+    action: z.string(),
+    target: z.string().nullable(),
+    detail: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .openapi("AuditEntry");
+
+export const AuditList = z.object({ entries: z.array(AuditEntry), cursor: Cursor }).openapi("AuditList");
 
 export const PublishedScript = z
   .object({
@@ -40,3 +79,23 @@ export const PublishedScript = z
     size: z.number().int(),
   })
   .openapi("PublishedScript");
+
+export const AgentSummary = z
+  .object({ name: z.string(), activeVersion: z.number().int().nullable(), createdAt: Timestamp, updatedAt: Timestamp })
+  .openapi("AgentSummary");
+
+export const AgentList = z.object({ agents: z.array(AgentSummary), cursor: Cursor }).openapi("AgentList");
+
+export const AgentDetail = AgentSummary.extend({
+  versions: z.array(
+    z.object({ version: z.number().int(), sha256: z.string(), size: z.number().int(), createdAt: Timestamp, active: z.boolean() }),
+  ),
+}).openapi("Agent");
+
+export const Rollback = z.strictObject({ version: z.number().int().min(1) }).openapi("Rollback");
+
+export const PutSecret = z.strictObject({ value: z.string() }).openapi("PutSecret");
+
+export const SecretView = z.object({ name: z.string(), updatedAt: Timestamp }).openapi("Secret");
+
+export const SecretList = z.object({ secrets: z.array(SecretView) }).openapi("SecretList");

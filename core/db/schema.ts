@@ -43,6 +43,8 @@ export const agents = sqliteTable(
     name: text("name").notNull(),
     /** The version every new run uses; switched atomically in the same batch that adds a version. */
     activeVersion: integer("active_version"),
+    /** Bumped whenever a secret changes, so isolates built with the old secrets are not reused. */
+    secretsRev: integer("secrets_rev").notNull().default(0),
     createdAt: createdAt(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -92,6 +94,37 @@ export const runs = sqliteTable(
     outputBytes: integer("output_bytes"),
   },
   (t) => [index("runs_tenant_created").on(t.tenantId, t.createdAt)],
+);
+
+/** Agent secrets, AES-GCM encrypted with the platform key; the plaintext is never stored or returned. */
+export const agentSecrets = sqliteTable(
+  "agent_secrets",
+  {
+    tenantId: text("tenant_id").notNull(),
+    agent: text("agent").notNull(),
+    name: text("name").notNull(),
+    /** base64 of IV (12 bytes) followed by ciphertext and tag; AAD binds it to tenant/agent/name. */
+    sealed: text("sealed").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.agent, t.name] })],
+);
+
+/** Who did what to which tenant, when: written in the same D1 batch as the change it records. */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: text("id").primaryKey(),
+    at: integer("at").notNull(),
+    /** `admin`, or the id of the tenant key that acted. */
+    actor: text("actor").notNull(),
+    tenantId: text("tenant_id"),
+    action: text("action").notNull(),
+    target: text("target"),
+    /** JSON details; never a secret value or key. */
+    detail: text("detail"),
+  },
+  (t) => [index("audit_tenant_id").on(t.tenantId, t.id)],
 );
 
 export type Tenant = typeof tenants.$inferSelect;

@@ -11,6 +11,7 @@ export const PROBLEMS = {
   "invalid-name": { status: 400, title: "The name is not valid" },
   "invalid-key": { status: 400, title: "The storage key is not valid" },
   "invalid-script": { status: 400, title: "The script is not valid" },
+  "script-quota-exceeded": { status: 400, title: "The script is larger than the tenant's scriptBytes quota" },
   unauthorized: { status: 401, title: "Missing or unknown credentials" },
   forbidden: { status: 403, title: "The credentials do not allow this" },
   "not-found": { status: 404, title: "Not found" },
@@ -19,6 +20,7 @@ export const PROBLEMS = {
   "payload-too-large": { status: 413, title: "The body is too large" },
   "unsupported-media-type": { status: 415, title: "Unsupported content type" },
   "internal-error": { status: 500, title: "Internal error" },
+  "publish-failed": { status: 502, title: "Publishing to the runtime failed" },
   unavailable: { status: 503, title: "Temporarily unavailable" },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 

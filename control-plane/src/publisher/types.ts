@@ -1,17 +1,41 @@
 import type { ScriptBundle } from "../../../core/scripts/bundle";
 
-export interface PublishedVersion {
+export interface VersionUpload {
+  tenantId: string;
   agent: string;
-  version: number;
   sha256: string;
-  size: number;
+  bundle: ScriptBundle;
+  /** Ceilings baked into the script; the dispatcher can lower them per run. */
+  limits: { cpuMs: number | null; subrequests: number | null };
+  /** The agent's current secrets, in plaintext, to set on the new script. */
+  secrets: Record<string, string>;
 }
 
 /**
- * Makes an uploaded bundle the active version of an agent. `local` keeps versions in R2 + D1 for
- * the Worker Loader runtime; `wfp` also uploads them to a Workers for Platforms namespace.
- * Either way the switch to the new version is one atomic D1 batch.
+ * Where agent versions are published besides R2 + D1 (which always hold them).
+ * `local`: nowhere else — the dispatcher's Worker Loader runtime reads the bundle from R2.
+ * `wfp`: a script per version in a Workers for Platforms dispatch namespace.
+ * Every method runs before the D1 change it belongs to (or after a deletion), so a failure
+ * leaves the previous state in force.
  */
 export interface Publisher {
-  publish(input: { tenantId: string; agent: string; bundle: ScriptBundle; sha256: string; size: number }): Promise<PublishedVersion>;
+  readonly kind: "local" | "wfp";
+  /** Makes the version runnable; returns its dispatch-namespace script name (null for local). */
+  upload(version: VersionUpload): Promise<string | null>;
+  /** Sets secrets on a script (before it becomes active again, or when one changes). */
+  putSecrets(scriptName: string, secrets: Record<string, string>): Promise<void>;
+  /** Removes a secret from every script that may hold it. */
+  deleteSecret(scriptNames: string[], name: string): Promise<void>;
+  deleteScripts(scriptNames: string[]): Promise<void>;
+  /** Removes every script of a tenant (by tag). */
+  deleteTenant(tenantId: string): Promise<void>;
 }
+
+export const localPublisher: Publisher = {
+  kind: "local",
+  upload: async () => null,
+  putSecrets: async () => {},
+  deleteSecret: async () => {},
+  deleteScripts: async () => {},
+  deleteTenant: async () => {},
+};

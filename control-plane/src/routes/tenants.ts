@@ -1,87 +1,90 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, eq, ne } from "drizzle-orm";
-import { displayPrefix, generateApiKey, hashApiKey } from "../../../core/auth/api-key";
-import { SCOPES } from "../../../core/auth/scopes";
+import { and, desc, eq, lt, ne } from "drizzle-orm";
+import { clearAuthCache } from "../../../core/auth/tenant-auth";
+import { auditStatement } from "../../../core/audit";
 import { db } from "../../../core/db/client";
-import { apiKeys, tenants, type Tenant } from "../../../core/db/schema";
+import { tenants } from "../../../core/db/schema";
 import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
 import { ProblemError } from "../../../core/http/problem";
-import { jsonBody } from "../../../core/http/validate";
+import { jsonBody, page, queryParams } from "../../../core/http/validate";
 import { newId } from "../../../core/ids";
-import { idParam } from "../../../core/names";
+import { mergeQuotas } from "../../../core/quotas";
 import type { ControlPlaneApp } from "../context";
 import { requireAdmin } from "../middleware/admin";
-import { CreatedKey, CreateKey, CreateTenant, TenantView } from "../schemas";
+import { publishing } from "../publisher/publishing";
+import { CreateTenant, PatchTenant, TenantList, TenantStatus, TenantView } from "../schemas";
+import { liveTenant, tenantView } from "../tenants/store";
+import { describeKeys, keyRoutes } from "./keys";
 
 export const adminTenants = new OpenAPIHono<ControlPlaneApp>();
 adminTenants.use("*", requireAdmin);
-
-export function tenantView(t: Tenant): z.infer<typeof TenantView> {
-  return { id: t.id, name: t.name, status: t.status, createdAt: new Date(t.createdAt).toISOString() };
-}
-
-/** A tenant that exists and is not deleted, or the 404 a missing one gets. */
-export async function liveTenant(d1: D1Database, id: string | undefined): Promise<Tenant> {
-  const tenantId = idParam(id, "ten", "tenant");
-  const tenant = await db(d1)
-    .select()
-    .from(tenants)
-    .where(and(eq(tenants.id, tenantId), ne(tenants.status, "deleted")))
-    .get();
-  if (!tenant) throw new ProblemError("not-found", "No tenant with that id.");
-  return tenant;
-}
+adminTenants.route("/:tenantId/keys", keyRoutes);
 
 adminTenants.post("/", async (c) => {
   const { name } = await jsonBody(c.req.raw, CreateTenant);
   const now = Date.now();
-  const [tenant] = await db(c.env.DB)
-    .insert(tenants)
-    .values({ id: newId("ten", now), name, status: "active", createdAt: now, updatedAt: now })
-    .returning();
-  return c.json(tenantView(tenant!), 201);
+  const id = newId("ten", now);
+  await c.env.DB.batch([
+    c.env.DB.prepare("INSERT INTO tenants (id, name, status, quotas, created_at, updated_at) VALUES (?, ?, 'active', '{}', ?, ?)").bind(id, name, now, now),
+    auditStatement(c.env.DB, { actor: c.var.actor, tenantId: id, action: "tenant.create", detail: { name } }),
+  ]);
+  return c.json(tenantView(await liveTenant(c.env.DB, id)), 201);
+});
+
+const ListQuery = z.object({
+  status: TenantStatus.optional().openapi({ description: "Only tenants in this status (default: all but deleted)." }),
+  cursor: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(100).optional(),
+});
+
+/** Newest first; ids are time-ordered, so the cursor is the last id of the page. */
+adminTenants.get("/", async (c) => {
+  const { status, cursor, limit = 50 } = queryParams(c.req.query(), ListQuery);
+  const rows = await db(c.env.DB)
+    .select()
+    .from(tenants)
+    .where(and(status ? eq(tenants.status, status) : ne(tenants.status, "deleted"), cursor ? lt(tenants.id, cursor) : undefined))
+    .orderBy(desc(tenants.id))
+    .limit(limit + 1)
+    .all();
+  const { items, cursor: next } = page(rows, limit, (t) => t.id);
+  return c.json({ tenants: items.map(tenantView), cursor: next } satisfies z.infer<typeof TenantList>);
 });
 
 adminTenants.get("/:tenantId", async (c) => c.json(tenantView(await liveTenant(c.env.DB, c.req.param("tenantId")))));
 
-adminTenants.post("/:tenantId/keys", async (c) => {
+adminTenants.patch("/:tenantId", async (c) => {
   const tenant = await liveTenant(c.env.DB, c.req.param("tenantId"));
-  const body = await jsonBody(c.req.raw, CreateKey);
+  const patch = await jsonBody(c.req.raw, PatchTenant);
+  const quotas = patch.quotas ? mergeQuotas(tenant.quotas, patch.quotas) : tenant.quotas;
+  await c.env.DB.batch([
+    c.env.DB
+      .prepare("UPDATE tenants SET name = ?, status = ?, quotas = ?, updated_at = ? WHERE id = ?")
+      .bind(patch.name ?? tenant.name, patch.status ?? tenant.status, quotas, Date.now(), tenant.id),
+    auditStatement(c.env.DB, { actor: c.var.actor, tenantId: tenant.id, action: "tenant.update", detail: patch }),
+  ]);
+  // This isolate sees a suspension at once; every other one within the auth cache's one second.
+  if (patch.status) clearAuthCache();
+  return c.json(tenantView(await liveTenant(c.env.DB, tenant.id)));
+});
+
+/** Soft delete: keys stop working at once, runs and data are kept until an operator purges them. */
+adminTenants.delete("/:tenantId", async (c) => {
+  const tenant = await liveTenant(c.env.DB, c.req.param("tenantId"));
   const now = Date.now();
-  const expiresAt = body.expiresAt ? Date.parse(body.expiresAt) : null;
-  if (expiresAt !== null && expiresAt <= now) throw new ProblemError("invalid-request", "expiresAt: must be in the future");
-  const key = generateApiKey();
-  const scopes = body.scopes ? [...new Set(body.scopes)] : [...SCOPES];
-  const [row] = await db(c.env.DB)
-    .insert(apiKeys)
-    .values({
-      id: newId("key", now),
-      tenantId: tenant.id,
-      name: body.name ?? null,
-      keyHash: await hashApiKey(key),
-      prefix: displayPrefix(key),
-      scopes: JSON.stringify(scopes),
-      createdAt: now,
-      expiresAt,
-    })
-    .returning();
-  return c.json(
-    {
-      id: row!.id,
-      key,
-      name: row!.name,
-      prefix: row!.prefix,
-      scopes,
-      createdAt: new Date(now).toISOString(),
-      expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
-    } satisfies z.infer<typeof CreatedKey>,
-    201,
-  );
+  await c.env.DB.batch([
+    c.env.DB.prepare("UPDATE tenants SET status = 'deleted', deleted_at = ?, updated_at = ? WHERE id = ?").bind(now, now, tenant.id),
+    auditStatement(c.env.DB, { actor: c.var.actor, tenantId: tenant.id, action: "tenant.delete" }),
+  ]);
+  clearAuthCache();
+  await publishing(() => c.var.publisher.deleteTenant(tenant.id));
+  return c.body(null, 204);
 });
 
 const TenantIdParam = z.object({ tenantId: z.string().openapi({ param: { name: "tenantId", in: "path" } }) });
 
 export function describeTenants(app: OpenAPIHono<ControlPlaneApp>): void {
+  const tenantResponse = { description: "The tenant", content: { "application/json": { schema: TenantView } } };
   describe(
     app,
     createRoute({
@@ -90,7 +93,15 @@ export function describeTenants(app: OpenAPIHono<ControlPlaneApp>): void {
       summary: "Create a tenant",
       security: bearerSecurity,
       request: { body: { required: true, content: { "application/json": { schema: CreateTenant } } } },
-      responses: { 201: { description: "Created", content: { "application/json": { schema: TenantView } } }, ...problems(400, 401, 403, 413, 415) },
+      responses: { 201: tenantResponse, ...problems(400, 401, 403, 413, 415) },
+    }),
+    createRoute({
+      method: "get",
+      path: "/admin/tenants",
+      summary: "List tenants, newest first",
+      security: bearerSecurity,
+      request: { query: ListQuery },
+      responses: { 200: { description: "A page", content: { "application/json": { schema: TenantList } } }, ...problems(400, 401, 403) },
     }),
     createRoute({
       method: "get",
@@ -98,15 +109,24 @@ export function describeTenants(app: OpenAPIHono<ControlPlaneApp>): void {
       summary: "A tenant",
       security: bearerSecurity,
       request: { params: TenantIdParam },
-      responses: { 200: { description: "The tenant", content: { "application/json": { schema: TenantView } } }, ...problems(401, 403, 404) },
+      responses: { 200: tenantResponse, ...problems(401, 403, 404) },
     }),
     createRoute({
-      method: "post",
-      path: "/admin/tenants/{tenantId}/keys",
-      summary: "Create an API key for a tenant (the secret is shown once)",
+      method: "patch",
+      path: "/admin/tenants/{tenantId}",
+      summary: "Rename, suspend or resume a tenant, or change its quotas (null restores a default)",
       security: bearerSecurity,
-      request: { params: TenantIdParam, body: { content: { "application/json": { schema: CreateKey } } } },
-      responses: { 201: { description: "Created", content: { "application/json": { schema: CreatedKey } } }, ...problems(400, 401, 403, 404, 413, 415) },
+      request: { params: TenantIdParam, body: { required: true, content: { "application/json": { schema: PatchTenant } } } },
+      responses: { 200: tenantResponse, ...problems(400, 401, 403, 404, 413, 415) },
+    }),
+    createRoute({
+      method: "delete",
+      path: "/admin/tenants/{tenantId}",
+      summary: "Soft-delete a tenant: its keys stop working at once; data is kept",
+      security: bearerSecurity,
+      request: { params: TenantIdParam },
+      responses: { 204: { description: "Deleted" }, ...problems(401, 403, 404, 502) },
     }),
   );
+  describeKeys(app);
 }

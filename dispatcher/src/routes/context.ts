@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { readBodyLimited } from "../../../core/http/body";
 import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
 import { ProblemError } from "../../../core/http/problem";
+import { queryParams } from "../../../core/http/validate";
 import { intSetting } from "../../../core/env";
 import { contextKey, parsePathKey, parseRelativeKey, tenantPrefix } from "../../../core/storage/keys";
 import type { DispatcherApp } from "../context";
@@ -23,9 +24,7 @@ const ListQuery = z.object({
 
 /** Lists the tenant's context objects (keys relative to `context/`). */
 context.get("/", async (c) => {
-  const query = ListQuery.safeParse(c.req.query());
-  if (!query.success) throw new ProblemError("invalid-request", query.error.issues[0]?.message ?? "Invalid query.");
-  const { prefix = "", cursor, limit = 100 } = query.data;
+  const { prefix = "", cursor, limit = 100 } = queryParams(c.req.query(), ListQuery);
   const cut = prefix.lastIndexOf("/");
   if (cut >= 0) parseRelativeKey(prefix.slice(0, cut));
   if (/[\\\u0000-\u001f\u007f]/.test(prefix)) throw new ProblemError("invalid-key", "The prefix is not valid.");

@@ -5,7 +5,7 @@ import { intSetting, type DispatcherEnv } from "../../../core/env";
 import { ProblemError } from "../../../core/http/problem";
 import { newId } from "../../../core/ids";
 import { resultKey } from "../../../core/storage/keys";
-import { AGENT_ERROR_HEADER, RUN_HEADER } from "../runtime/harness";
+import { AGENT_ERROR_HEADER, RUN_HEADER } from "../../../core/scripts/harness";
 import type { AgentTarget, TenantRuntime } from "../runtime/types";
 
 /** The agent's JSON response becomes the run's output; larger outputs belong in `results/`. */
@@ -20,6 +20,7 @@ export async function activeTarget(d1: D1Database, tenantId: string, agent: stri
       sha256: agentVersions.sha256,
       bundleKey: agentVersions.bundleKey,
       scriptName: agentVersions.scriptName,
+      secretsRev: agents.secretsRev,
     })
     .from(agents)
     .innerJoin(

@@ -1,6 +1,7 @@
 import type { DispatcherEnv } from "../../../core/env";
 import { loadBundle } from "../../../core/scripts/bundle";
-import { HARNESS_MODULE, harnessSource } from "./harness";
+import { agentSecretValues } from "../../../core/secrets";
+import { HARNESS_MODULE, harnessSource } from "../../../core/scripts/harness";
 import type { AgentTarget, RunLimits, TenantRuntime } from "./types";
 
 /** The loopback entrypoints this runtime hands to tenant isolates as bindings. */
@@ -21,16 +22,21 @@ export class LocalRuntime implements TenantRuntime {
   ) {}
 
   fetch(target: AgentTarget, request: Request, limits: RunLimits): Promise<Response> {
-    const id = `${target.tenantId}/${target.agent}/${target.version}/${target.sha256}`;
+    const id = `${target.tenantId}/${target.agent}/${target.version}/${target.sha256}/${target.secretsRev}`;
     const worker = this.env.LOADER.get(id, async () => {
-      const bundle = await loadBundle(this.env.BUCKET, target.bundleKey);
+      const [bundle, secrets] = await Promise.all([
+        loadBundle(this.env.BUCKET, target.bundleKey),
+        agentSecretValues(this.env.DB, this.env.SECRETS_KEY, target.tenantId, target.agent),
+      ]);
       const props = { tenantId: target.tenantId };
       return {
         compatibilityDate: bundle.compatibilityDate,
         compatibilityFlags: bundle.compatibilityFlags,
         mainModule: HARNESS_MODULE,
         modules: { ...bundle.modules, [HARNESS_MODULE]: harnessSource(bundle.mainModule) },
-        env: { STORAGE: this.exports.TenantStorage({ props }), LLM: this.exports.TenantLlm({ props }) },
+        // Secrets sit beside the two platform bindings, as secret bindings do on Workers for
+        // Platforms; the harness gathers them into env.SECRETS.
+        env: { ...secrets, STORAGE: this.exports.TenantStorage({ props }), LLM: this.exports.TenantLlm({ props }) },
         // No direct internet access: every outbound fetch() from tenant code fails.
         globalOutbound: null,
       };
@@ -38,3 +44,4 @@ export class LocalRuntime implements TenantRuntime {
     return worker.getEntrypoint(undefined, { limits }).fetch(request);
   }
 }
+

@@ -6,6 +6,8 @@ export interface AgentTarget {
   sha256: string;
   bundleKey: string;
   scriptName: string | null;
+  /** Changes whenever the agent's secrets do, so an isolate never runs with stale secrets. */
+  secretsRev: number;
 }
 
 /** Per-run resource limits handed to the runtime (enforced in production; see README). */

@@ -1,4 +1,4 @@
-import { RESERVED_MODULE_PREFIX } from "../../../core/scripts/bundle";
+import { RESERVED_MODULE_PREFIX } from "./bundle";
 
 export const HARNESS_MODULE = `${RESERVED_MODULE_PREFIX}_harness.js`;
 /** Header on the dispatcher → isolate request that carries `env.RUN`; the agent never sees it. */
@@ -7,9 +7,11 @@ export const RUN_HEADER = "x-isoplane-run";
 export const AGENT_ERROR_HEADER = "x-isoplane-agent-error";
 
 /**
- * The platform's main module inside every tenant isolate. It builds the env the agent sees for
- * one run (`RUN`, `STORAGE`, `LLM`) and turns a throw into a short message — never a stack.
- * The isolate is cached per agent version, so per-run facts arrive with each request.
+ * The platform's main module inside every tenant isolate, locally and on Workers for Platforms.
+ * It builds the env the agent sees for one run (`RUN`, `STORAGE`, `LLM`, `SECRETS`) and turns a
+ * throw into a short message — never a stack. The isolate is cached per agent version, so
+ * per-run facts arrive with each request. Every env entry besides the two platform bindings is
+ * one of the agent's secrets (on Workers for Platforms they are the script's secret bindings).
  */
 export function harnessSource(agentModule: string): string {
   return `import * as agentModule from ${JSON.stringify(`./${agentModule}`)};
@@ -23,14 +25,16 @@ export default {
   async fetch(request, env, ctx) {
     const run = Object.freeze(JSON.parse(request.headers.get(${JSON.stringify(RUN_HEADER)})));
     const id = run.id;
+    const { STORAGE, LLM, ...secrets } = env;
     const scoped = Object.freeze({
       RUN: run,
+      SECRETS: Object.freeze(secrets),
       STORAGE: Object.freeze({
-        get: (key) => env.STORAGE.get(key, id),
-        put: (key, value) => env.STORAGE.put(key, value, id),
-        list: (prefix) => env.STORAGE.list(prefix ?? "", id),
+        get: (key) => STORAGE.get(key, id),
+        put: (key, value) => STORAGE.put(key, value, id),
+        list: (prefix) => STORAGE.list(prefix ?? "", id),
       }),
-      LLM: Object.freeze({ chat: (req) => env.LLM.chat(req, id) }),
+      LLM: Object.freeze({ chat: (req) => LLM.chat(req, id) }),
     });
     const headers = new Headers(request.headers);
     headers.delete(${JSON.stringify(RUN_HEADER)});

@@ -1,0 +1,122 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, asc, eq } from "drizzle-orm";
+import { displayPrefix, generateApiKey, hashApiKey } from "../../../core/auth/api-key";
+import { SCOPES, type Scope } from "../../../core/auth/scopes";
+import { clearAuthCache } from "../../../core/auth/tenant-auth";
+import { auditStatement } from "../../../core/audit";
+import { db } from "../../../core/db/client";
+import { apiKeys, type ApiKey } from "../../../core/db/schema";
+import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
+import { ProblemError } from "../../../core/http/problem";
+import { jsonBody } from "../../../core/http/validate";
+import { newId } from "../../../core/ids";
+import { idParam } from "../../../core/names";
+import type { ControlPlaneApp } from "../context";
+import { CreatedKey, CreateKey, KeyList, KeyView } from "../schemas";
+import { liveTenant } from "../tenants/store";
+
+/** Mounted under `/admin/tenants/:tenantId/keys` (admin only). */
+export const keyRoutes = new OpenAPIHono<ControlPlaneApp>();
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function keyView(k: ApiKey, now = Date.now()): z.infer<typeof KeyView> {
+  return {
+    id: k.id,
+    name: k.name,
+    prefix: k.prefix,
+    scopes: JSON.parse(k.scopes) as Scope[],
+    createdAt: iso(k.createdAt)!,
+    expiresAt: iso(k.expiresAt),
+    revokedAt: iso(k.revokedAt),
+    status: k.revokedAt !== null ? "revoked" : k.expiresAt !== null && k.expiresAt <= now ? "expired" : "active",
+  };
+}
+
+keyRoutes.post("/", async (c) => {
+  const tenant = await liveTenant(c.env.DB, c.req.param("tenantId"));
+  const body = await jsonBody(c.req.raw, CreateKey);
+  const now = Date.now();
+  const expiresAt = body.expiresAt ? Date.parse(body.expiresAt) : null;
+  if (expiresAt !== null && expiresAt <= now) throw new ProblemError("invalid-request", "expiresAt: must be in the future");
+  const key = generateApiKey();
+  const row: ApiKey = {
+    id: newId("key", now),
+    tenantId: tenant.id,
+    name: body.name ?? null,
+    keyHash: await hashApiKey(key),
+    prefix: displayPrefix(key),
+    scopes: JSON.stringify(body.scopes ? [...new Set(body.scopes)] : [...SCOPES]),
+    createdAt: now,
+    expiresAt,
+    revokedAt: null,
+  };
+  await c.env.DB.batch([
+    c.env.DB
+      .prepare("INSERT INTO api_keys (id, tenant_id, name, key_hash, prefix, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind(row.id, row.tenantId, row.name, row.keyHash, row.prefix, row.scopes, row.createdAt, row.expiresAt),
+    auditStatement(c.env.DB, { actor: c.var.actor, tenantId: tenant.id, action: "key.create", target: row.id, detail: { scopes: JSON.parse(row.scopes) } }),
+  ]);
+  return c.json({ ...keyView(row, now), key } satisfies z.infer<typeof CreatedKey>, 201);
+});
+
+keyRoutes.get("/", async (c) => {
+  const tenant = await liveTenant(c.env.DB, c.req.param("tenantId"));
+  const rows = await db(c.env.DB).select().from(apiKeys).where(eq(apiKeys.tenantId, tenant.id)).orderBy(asc(apiKeys.createdAt)).all();
+  return c.json({ keys: rows.map((k) => keyView(k)) } satisfies z.infer<typeof KeyList>);
+});
+
+/** Revocation is immediate in this isolate and within one second (the auth cache TTL) everywhere. */
+keyRoutes.delete("/:keyId", async (c) => {
+  const tenant = await liveTenant(c.env.DB, c.req.param("tenantId"));
+  const keyId = idParam(c.req.param("keyId"), "key", "key");
+  const key = await db(c.env.DB)
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.tenantId, tenant.id)))
+    .get();
+  if (!key) throw new ProblemError("not-found", "No key with that id.");
+  if (key.revokedAt === null) {
+    await c.env.DB.batch([
+      c.env.DB.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ?").bind(Date.now(), key.id),
+      auditStatement(c.env.DB, { actor: c.var.actor, tenantId: tenant.id, action: "key.revoke", target: key.id }),
+    ]);
+  }
+  clearAuthCache();
+  return c.body(null, 204);
+});
+
+const Params = z.object({
+  tenantId: z.string().openapi({ param: { name: "tenantId", in: "path" } }),
+  keyId: z.string().openapi({ param: { name: "keyId", in: "path" } }),
+});
+
+export function describeKeys(app: OpenAPIHono<ControlPlaneApp>): void {
+  describe(
+    app,
+    createRoute({
+      method: "post",
+      path: "/admin/tenants/{tenantId}/keys",
+      summary: "Create an API key (the secret is shown once); optional scopes and expiry",
+      security: bearerSecurity,
+      request: { params: Params.pick({ tenantId: true }), body: { content: { "application/json": { schema: CreateKey } } } },
+      responses: { 201: { description: "Created", content: { "application/json": { schema: CreatedKey } } }, ...problems(400, 401, 403, 404, 413, 415) },
+    }),
+    createRoute({
+      method: "get",
+      path: "/admin/tenants/{tenantId}/keys",
+      summary: "A tenant's keys (never the secrets)",
+      security: bearerSecurity,
+      request: { params: Params.pick({ tenantId: true }) },
+      responses: { 200: { description: "Keys", content: { "application/json": { schema: KeyList } } }, ...problems(401, 403, 404) },
+    }),
+    createRoute({
+      method: "delete",
+      path: "/admin/tenants/{tenantId}/keys/{keyId}",
+      summary: "Revoke a key (effective everywhere within one second)",
+      security: bearerSecurity,
+      request: { params: Params },
+      responses: { 204: { description: "Revoked" }, ...problems(401, 403, 404) },
+    }),
+  );
+}

@@ -1,0 +1,127 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, asc, eq } from "drizzle-orm";
+import { auditStatement } from "../../../core/audit";
+import { db } from "../../../core/db/client";
+import { agentSecrets } from "../../../core/db/schema";
+import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
+import { ProblemError } from "../../../core/http/problem";
+import { jsonBody } from "../../../core/http/validate";
+import { AgentName, agentNameParam } from "../../../core/names";
+import { MAX_SECRET_BYTES, RESERVED_ENV_NAMES, SECRET_NAME_PATTERN, sealSecret } from "../../../core/secrets";
+import { bumpSecretsStatement, findAgent, findVersion, scriptNames } from "../agents/store";
+import type { ControlPlaneApp } from "../context";
+import { publishing } from "../publisher/publishing";
+import { PutSecret, SecretList, SecretView } from "../schemas";
+
+/** Mounted under `/v1/agents/:agent/secrets` inside the (already authenticated) agent routes. */
+export const secretRoutes = new OpenAPIHono<ControlPlaneApp>();
+
+function secretName(value: string | undefined): string {
+  if (!value || !SECRET_NAME_PATTERN.test(value) || RESERVED_ENV_NAMES.has(value)) {
+    throw new ProblemError(
+      "invalid-name",
+      `Secret names match ${SECRET_NAME_PATTERN.source} and are not one of ${[...RESERVED_ENV_NAMES].join(", ")}.`,
+    );
+  }
+  return value;
+}
+
+secretRoutes.put("/:name", async (c) => {
+  const agent = agentNameParam(c.req.param("agent"));
+  const name = secretName(c.req.param("name"));
+  const { tenantId, keyId } = c.var.tenant;
+  const { value } = await jsonBody(c.req.raw, PutSecret);
+  if (new TextEncoder().encode(value).byteLength > MAX_SECRET_BYTES) {
+    throw new ProblemError("invalid-request", `value: a secret is at most ${MAX_SECRET_BYTES} bytes.`);
+  }
+  const current = await findAgent(c.env.DB, tenantId, agent);
+  const sealed = await sealSecret(c.env.SECRETS_KEY, tenantId, agent, name, value);
+  if (current.activeVersion !== null) {
+    const active = await findVersion(c.env.DB, tenantId, agent, current.activeVersion);
+    if (active.scriptName) await publishing(() => c.var.publisher.putSecrets(active.scriptName!, { [name]: value }));
+  }
+  const now = Date.now();
+  await c.env.DB.batch([
+    c.env.DB
+      .prepare(
+        `INSERT INTO agent_secrets (tenant_id, agent, name, sealed, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (tenant_id, agent, name) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at`,
+      )
+      .bind(tenantId, agent, name, sealed, now),
+    bumpSecretsStatement(c.env.DB, tenantId, agent),
+    // The audit row names the secret, never its value.
+    auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "secret.put", target: `${agent}/${name}` }),
+  ]);
+  return c.json({ name, updatedAt: new Date(now).toISOString() } satisfies z.infer<typeof SecretView>);
+});
+
+secretRoutes.get("/", async (c) => {
+  const agent = agentNameParam(c.req.param("agent"));
+  const { tenantId } = c.var.tenant;
+  await findAgent(c.env.DB, tenantId, agent);
+  const rows = await db(c.env.DB)
+    .select({ name: agentSecrets.name, updatedAt: agentSecrets.updatedAt })
+    .from(agentSecrets)
+    .where(and(eq(agentSecrets.tenantId, tenantId), eq(agentSecrets.agent, agent)))
+    .orderBy(asc(agentSecrets.name))
+    .all();
+  return c.json({ secrets: rows.map((r) => ({ name: r.name, updatedAt: new Date(r.updatedAt).toISOString() })) } satisfies z.infer<
+    typeof SecretList
+  >);
+});
+
+secretRoutes.delete("/:name", async (c) => {
+  const agent = agentNameParam(c.req.param("agent"));
+  const name = secretName(c.req.param("name"));
+  const { tenantId, keyId } = c.var.tenant;
+  await findAgent(c.env.DB, tenantId, agent);
+  const existing = await db(c.env.DB)
+    .select({ name: agentSecrets.name })
+    .from(agentSecrets)
+    .where(and(eq(agentSecrets.tenantId, tenantId), eq(agentSecrets.agent, agent), eq(agentSecrets.name, name)))
+    .get();
+  if (!existing) throw new ProblemError("not-found", `Agent "${agent}" has no secret ${name}.`);
+  const scripts = await scriptNames(c.env.DB, tenantId, agent);
+  await publishing(() => c.var.publisher.deleteSecret(scripts, name));
+  await c.env.DB.batch([
+    c.env.DB.prepare("DELETE FROM agent_secrets WHERE tenant_id = ? AND agent = ? AND name = ?").bind(tenantId, agent, name),
+    bumpSecretsStatement(c.env.DB, tenantId, agent),
+    auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "secret.delete", target: `${agent}/${name}` }),
+  ]);
+  return c.body(null, 204);
+});
+
+const Params = z.object({
+  agent: AgentName.openapi({ param: { name: "agent", in: "path" } }),
+  name: z.string().regex(SECRET_NAME_PATTERN).openapi({ param: { name: "name", in: "path" }, example: "OPENAI_API_KEY" }),
+});
+
+export function describeSecrets(app: OpenAPIHono<ControlPlaneApp>): void {
+  describe(
+    app,
+    createRoute({
+      method: "put",
+      path: "/v1/agents/{agent}/secrets/{name}",
+      summary: "Set a secret; the agent sees it as env.SECRETS.<name>. Encrypted at rest, never returned.",
+      security: bearerSecurity,
+      request: { params: Params, body: { required: true, content: { "application/json": { schema: PutSecret } } } },
+      responses: { 200: { description: "Stored", content: { "application/json": { schema: SecretView } } }, ...problems(400, 401, 403, 404, 502) },
+    }),
+    createRoute({
+      method: "get",
+      path: "/v1/agents/{agent}/secrets",
+      summary: "The names of the agent's secrets (never their values)",
+      security: bearerSecurity,
+      request: { params: Params.pick({ agent: true }) },
+      responses: { 200: { description: "Names", content: { "application/json": { schema: SecretList } } }, ...problems(400, 401, 403, 404) },
+    }),
+    createRoute({
+      method: "delete",
+      path: "/v1/agents/{agent}/secrets/{name}",
+      summary: "Delete a secret",
+      security: bearerSecurity,
+      request: { params: Params },
+      responses: { 204: { description: "Deleted" }, ...problems(400, 401, 403, 404, 502) },
+    }),
+  );
+}
