@@ -5,7 +5,6 @@ import { auditStatement } from "../../../core/audit";
 import { db } from "../../../core/db/client";
 import { tenants } from "../../../core/db/schema";
 import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
-import { ProblemError } from "../../../core/http/problem";
 import { jsonBody, page, queryParams } from "../../../core/http/validate";
 import { newId } from "../../../core/ids";
 import { mergeQuotas } from "../../../core/quotas";
