@@ -12,7 +12,9 @@ export type AuditAction =
   | "agent.rollback"
   | "agent.delete"
   | "secret.put"
-  | "secret.delete";
+  | "secret.delete"
+  | "jwks.put"
+  | "jwks.delete";
 
 export function actorName(actor: Actor): string {
   return actor.kind === "admin" ? "admin" : actor.keyId;

@@ -4,6 +4,8 @@ export interface PlatformEnv {
   BUCKET: R2Bucket;
   /** Platform key sealing agent secrets: 32 bytes, base64 (a secret; `npm start` makes one locally). */
   SECRETS_KEY?: string;
+  /** The `aud` end-user JWTs must carry (default `isoplane`). */
+  JWT_AUDIENCE?: string;
 }
 
 export interface ControlPlaneEnv extends PlatformEnv {
@@ -23,6 +25,14 @@ export interface ControlPlaneEnv extends PlatformEnv {
 
 export interface DispatcherEnv extends PlatformEnv {
   LOADER: WorkerLoader;
+  /** Per-tenant quota state (the TenantQuota Durable Object). */
+  QUOTA: DurableObjectNamespace<import("../dispatcher/src/quota/tenant-quota").TenantQuota>;
+  /** `local` (default: Worker Loader) or `wfp` (the DISPATCHER dispatch namespace). */
+  RUNTIME?: string;
+  /** wfp: the dispatch namespace holding one script per agent version. */
+  DISPATCHER?: DispatchNamespace;
+  /** Hosts tenant code may never fetch, comma-separated (the platform's own public hosts). */
+  PLATFORM_HOSTS?: string;
   /** `builtin` (default) or `openai` for any OpenAI-compatible chat completions endpoint. */
   LLM_PROVIDER?: string;
   LLM_BASE_URL?: string;

@@ -4,11 +4,41 @@ import controlPlane from "../control-plane/src/index";
 import dispatcher from "../dispatcher/src/index";
 import { FAKE_CF } from "./fakes/cloudflare-api";
 
-export { TenantLlm, TenantStorage } from "../dispatcher/src/index";
+export { TenantEgress, TenantLlm, TenantQuota, TenantStorage } from "../dispatcher/src/index";
 
 export const CONTROL_PLANE_HOST = "control-plane.test";
 /** The control plane configured with PUBLISHER=wfp against the fake Cloudflare API. */
 export const CONTROL_PLANE_WFP_HOST = "control-plane-wfp.test";
+/** The dispatcher with its quota Durable Object unreachable (every call throws). */
+export const DISPATCHER_NO_QUOTA_HOST = "dispatcher-no-quota.test";
+
+/** The dispatcher with RUNTIME=wfp over a fake dispatch namespace that records every get(). */
+export const DISPATCHER_WFP_HOST = "dispatcher-wfp.test";
+
+export interface NamespaceCall {
+  name: string;
+  args: unknown;
+  options: { limits?: Record<string, number>; outbound?: Record<string, string> } | undefined;
+}
+
+/** A stand-in for a dispatch_namespaces binding: records calls; each script answers with what it received. */
+export const fakeNamespace = {
+  calls: [] as NamespaceCall[],
+  get(name: string, args?: unknown, options?: NamespaceCall["options"]) {
+    this.calls.push({ name, args, options });
+    return {
+      fetch: async (request: Request) => Response.json({ script: name, run: JSON.parse(request.headers.get("x-isoplane-run") ?? "null"), body: await request.json() }),
+    };
+  },
+};
+
+const unreachableQuota = {
+  idFromName: (name: string) => ({ name }),
+  get: () => ({
+    admit: () => Promise.reject(new Error("Durable Object unreachable")),
+    release: () => Promise.reject(new Error("Durable Object unreachable")),
+  }),
+} as unknown as Cloudflare.Env["QUOTA"];
 
 export default {
   fetch(request, env, ctx) {
@@ -18,6 +48,10 @@ export default {
       const wfp = { ...env, PUBLISHER: "wfp", CF_ACCOUNT_ID: FAKE_CF.accountId, CF_API_TOKEN: FAKE_CF.token, DISPATCH_NAMESPACE: FAKE_CF.namespace };
       return controlPlane.fetch(request, wfp, ctx);
     }
+    if (host === DISPATCHER_WFP_HOST) {
+      return dispatcher.fetch(request, { ...env, RUNTIME: "wfp", DISPATCHER: fakeNamespace as unknown as DispatchNamespace }, ctx);
+    }
+    if (host === DISPATCHER_NO_QUOTA_HOST) return dispatcher.fetch(request, { ...env, QUOTA: unreachableQuota }, ctx);
     return dispatcher.fetch(request, env, ctx);
   },
 } satisfies ExportedHandler<Cloudflare.Env>;

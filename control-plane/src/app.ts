@@ -5,6 +5,7 @@ import type { ControlPlaneApp } from "./context";
 import type { Publisher } from "./publisher/types";
 import { agentRoutes, describeAgents } from "./routes/agents";
 import { adminAudit, describeAudit } from "./routes/audit";
+import { authRoutes, describeAuth } from "./routes/auth";
 import { describeSecrets } from "./routes/secrets";
 import { adminTenants, describeTenants } from "./routes/tenants";
 
@@ -21,10 +22,12 @@ export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Pu
   app.route("/admin/tenants", adminTenants);
   app.route("/admin/audit", adminAudit);
   app.route("/v1/agents", agentRoutes);
+  app.route("/v1/auth", authRoutes);
   describeTenants(app);
   describeAudit(app);
   describeAgents(app);
   describeSecrets(app);
+  describeAuth(app);
   serveOpenApi(app, "Isoplane control plane", "Tenants, keys, quotas and audit (admin token); agents, versions and secrets (tenant keys).");
   return app;
 }

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { Scope } from "../../core/auth/scopes";
 import { Quotas } from "../../core/quotas";
+import { ALLOW_ENTRY } from "../../core/egress";
 
 const Timestamp = z.string().datetime();
 const Cursor = z.string().nullable().openapi({ description: "Pass as `cursor` for the next page; null on the last page." });
@@ -15,6 +16,7 @@ export const TenantView = z
     name: z.string(),
     status: TenantStatus,
     quotas: z.record(z.string(), z.number().int().nullable()).openapi({ description: "Every quota; null means the platform default." }),
+    egressAllow: z.array(z.string()).openapi({ description: "Hosts the tenant's agents may fetch." }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
@@ -27,6 +29,11 @@ export const PatchTenant = z
     name: z.string().trim().min(1).max(200).optional(),
     status: z.enum(["active", "suspended"]).optional(),
     quotas: Quotas.optional(),
+    egressAllow: z
+      .array(z.string().toLowerCase().regex(ALLOW_ENTRY, "an entry is host, *.domain, or either with :port"))
+      .max(100)
+      .optional()
+      .openapi({ description: "Replaces the allowlist. Private, loopback and platform hosts stay denied whatever it says." }),
   })
   .openapi("PatchTenant");
 
@@ -99,3 +106,21 @@ export const PutSecret = z.strictObject({ value: z.string() }).openapi("PutSecre
 export const SecretView = z.object({ name: z.string(), updatedAt: Timestamp }).openapi("Secret");
 
 export const SecretList = z.object({ secrets: z.array(SecretView) }).openapi("SecretList");
+
+export const Jwk = z
+  .looseObject({
+    kty: z.enum(["RSA", "EC", "OKP"]).openapi({ description: "Public asymmetric keys only." }),
+    kid: z.string().max(200).optional(),
+    alg: z.string().optional(),
+    use: z.literal("sig").optional(),
+  })
+  .openapi("Jwk");
+
+export const PutJwks = z
+  .strictObject({
+    issuer: z.string().min(1).max(256).openapi({ example: "https://auth.acme.example" }),
+    jwks: z.strictObject({ keys: z.array(Jwk).min(1).max(10) }),
+  })
+  .openapi("PutJwks");
+
+export const JwksView = PutJwks.extend({ audience: z.string(), updatedAt: Timestamp }).openapi("TenantIssuer");

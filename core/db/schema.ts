@@ -11,6 +11,8 @@ export const tenants = sqliteTable(
     status: text("status", { enum: ["active", "suspended", "deleted"] }).notNull().default("active"),
     /** JSON object of quota overrides; a missing or null field means the platform default. */
     quotas: text("quotas").notNull().default("{}"),
+    /** JSON array of hosts tenant code may fetch (`api.example.com`, `*.example.com`, `host:8443`). */
+    egressAllow: text("egress_allow").notNull().default("[]"),
     createdAt: createdAt(),
     updatedAt: integer("updated_at").notNull(),
     deletedAt: integer("deleted_at"),
@@ -92,6 +94,9 @@ export const runs = sqliteTable(
     bytesRead: integer("bytes_read").notNull().default(0),
     bytesWritten: integer("bytes_written").notNull().default(0),
     outputBytes: integer("output_bytes"),
+    subrequests: integer("subrequests").notNull().default(0),
+    /** The end user (`sub` of a tenant-signed JWT) the run was made for, if any. */
+    endUser: text("end_user"),
   },
   (t) => [index("runs_tenant_created").on(t.tenantId, t.createdAt)],
 );
@@ -125,6 +130,33 @@ export const auditLog = sqliteTable(
     detail: text("detail"),
   },
   (t) => [index("audit_tenant_id").on(t.tenantId, t.id)],
+);
+
+/** A tenant's end-user token issuer: the dispatcher accepts JWTs it signs, for runs. */
+export const tenantIssuers = sqliteTable(
+  "tenant_issuers",
+  {
+    tenantId: text("tenant_id").primaryKey(),
+    /** Unique across tenants: a token's `iss` names exactly one tenant. */
+    issuer: text("issuer").notNull(),
+    /** Public JWK set (JSON); private or symmetric keys are refused at registration. */
+    jwks: text("jwks").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("tenant_issuers_issuer").on(t.issuer)],
+);
+
+/** What happened during a run, in order (egress denials, agent events, …). */
+export const runEvents = sqliteTable(
+  "run_events",
+  {
+    runId: text("run_id").notNull(),
+    seq: integer("seq").notNull(),
+    at: integer("at").notNull(),
+    type: text("type").notNull(),
+    data: text("data"),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.seq] })],
 );
 
 export type Tenant = typeof tenants.$inferSelect;

@@ -1,10 +1,23 @@
 import type { DispatcherEnv } from "../../core/env";
 import { createApp } from "./app";
 import { LocalRuntime, type RuntimeExports } from "./runtime/local";
+import type { TenantRuntime } from "./runtime/types";
+import { WfpRuntime } from "./runtime/wfp";
 
+export { TenantEgress } from "./bindings/egress";
 export { TenantLlm } from "./bindings/llm";
 export { TenantStorage } from "./bindings/storage";
+export { TenantQuota } from "./quota/tenant-quota";
 
-const app = createApp((env, ctx) => new LocalRuntime(env, ctx.exports as unknown as RuntimeExports));
+/** `RUNTIME=wfp` dispatches to the Workers for Platforms namespace; otherwise the Worker Loader runs agents. */
+export function runtimeFor(env: DispatcherEnv, ctx: ExecutionContext): TenantRuntime {
+  if (env.RUNTIME === "wfp") {
+    if (!env.DISPATCHER) throw new Error("RUNTIME=wfp needs the DISPATCHER dispatch_namespaces binding");
+    return new WfpRuntime(env.DISPATCHER);
+  }
+  return new LocalRuntime(env, ctx.exports as unknown as RuntimeExports);
+}
+
+const app = createApp(runtimeFor);
 
 export default app satisfies ExportedHandler<DispatcherEnv>;

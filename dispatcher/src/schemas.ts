@@ -15,6 +15,7 @@ export const RunUsage = z
     storageWrites: z.number().int(),
     bytesRead: z.number().int(),
     bytesWritten: z.number().int(),
+    subrequests: z.number().int(),
   })
   .openapi("RunUsage");
 

@@ -7,5 +7,9 @@ export function outbound(request: Request): Promise<Response> | Response {
   const host = new URL(request.url).hostname;
   if (host === "llm.test") return fakeOpenAI(request);
   if (host === "api.cloudflare.com") return fakeCloudflare(request);
+  // A public API a tenant may allowlist: it echoes what reached it, so tests see what egress forwarded.
+  if (host === "api.example.test" || host.endsWith(".example.test")) {
+    return Response.json({ host, path: new URL(request.url).pathname, headers: Object.fromEntries(request.headers) });
+  }
   return new Response(`no network in tests (${host})`, { status: 502 });
 }

@@ -2,7 +2,7 @@ import { NotFoundError } from "cloudflare/core/error";
 import { Scripts, type ScriptUpdateParams } from "cloudflare/resources/workers-for-platforms/dispatch/namespaces/scripts/scripts";
 import { createClient } from "cloudflare/tree-shakable";
 import { crc32 } from "../../../core/auth/api-key";
-import { HARNESS_MODULE, harnessSource } from "../../../core/scripts/harness";
+import { HARNESS_MODULE, runtimeFlags, runtimeModules } from "../../../core/scripts/harness";
 import type { Publisher, VersionUpload } from "./types";
 
 export interface WfpConfig {
@@ -50,7 +50,7 @@ export class WfpPublisher implements Publisher {
     const metadata = {
       main_module: HARNESS_MODULE,
       compatibility_date: v.bundle.compatibilityDate,
-      compatibility_flags: v.bundle.compatibilityFlags,
+      compatibility_flags: runtimeFlags(v.bundle),
       // The platform's entrypoints, with the tenant fixed in props: the script cannot choose it.
       bindings: [
         { type: "service", name: "STORAGE", service: this.config.dispatcherScript, entrypoint: "TenantStorage", props },
@@ -59,10 +59,8 @@ export class WfpPublisher implements Publisher {
       tags: [tenantTag(v.tenantId), `agent-${v.agent}`],
       ...(Object.keys(limits).length ? { limits } : {}),
     };
-    const modules: Record<string, File> = {
-      [HARNESS_MODULE]: new File([harnessSource(v.bundle.mainModule)], HARNESS_MODULE, { type: MODULE_TYPE }),
-    };
-    for (const [name, code] of Object.entries(v.bundle.modules)) modules[name] = new File([code], name, { type: MODULE_TYPE });
+    const modules: Record<string, File> = {};
+    for (const [name, code] of Object.entries(runtimeModules(v.bundle))) modules[name] = new File([code], name, { type: MODULE_TYPE });
     // The SDK's v7 call shape, with two corrections for its generic multipart encoder
     // (cloudflare-typescript issue #2799): it flattens objects and arrays into
     // `metadata[main_module]` and `files[]` parts, which the API rejects, so metadata goes as one

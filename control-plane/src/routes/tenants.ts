@@ -58,12 +58,19 @@ adminTenants.patch("/:tenantId", async (c) => {
   const quotas = patch.quotas ? mergeQuotas(tenant.quotas, patch.quotas) : tenant.quotas;
   await c.env.DB.batch([
     c.env.DB
-      .prepare("UPDATE tenants SET name = ?, status = ?, quotas = ?, updated_at = ? WHERE id = ?")
-      .bind(patch.name ?? tenant.name, patch.status ?? tenant.status, quotas, Date.now(), tenant.id),
+      .prepare("UPDATE tenants SET name = ?, status = ?, quotas = ?, egress_allow = ?, updated_at = ? WHERE id = ?")
+      .bind(
+        patch.name ?? tenant.name,
+        patch.status ?? tenant.status,
+        quotas,
+        patch.egressAllow ? JSON.stringify([...new Set(patch.egressAllow)]) : tenant.egressAllow,
+        Date.now(),
+        tenant.id,
+      ),
     auditStatement(c.env.DB, { actor: c.var.actor, tenantId: tenant.id, action: "tenant.update", detail: patch }),
   ]);
-  // This isolate sees a suspension at once; every other one within the auth cache's one second.
-  if (patch.status) clearAuthCache();
+  // This isolate sees the change at once; every other one within the caches' one second.
+  clearAuthCache();
   return c.json(tenantView(await liveTenant(c.env.DB, tenant.id)));
 });
 

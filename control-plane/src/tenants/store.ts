@@ -13,6 +13,7 @@ export function tenantView(t: Tenant): z.infer<typeof TenantView> {
     name: t.name,
     status: t.status,
     quotas: parseQuotas(t.quotas),
+    egressAllow: JSON.parse(t.egressAllow) as string[],
     createdAt: new Date(t.createdAt).toISOString(),
     updatedAt: new Date(t.updatedAt).toISOString(),
   };

@@ -7,6 +7,7 @@ import { intSetting } from "../../../core/env";
 import { contextKey, parsePathKey, parseRelativeKey, tenantPrefix } from "../../../core/storage/keys";
 import type { DispatcherApp } from "../context";
 import { requireTenant } from "../../../core/auth/middleware";
+import { admitRequest } from "../quota/admission";
 import { ContextList, ContextObject } from "../schemas";
 
 const DEFAULT_MAX_CONTEXT_BYTES = 25 * 1024 * 1024;
@@ -15,6 +16,10 @@ const PREFIX = "/v1/context/";
 
 export const context = new OpenAPIHono<DispatcherApp>();
 context.use("*", requireTenant("context"));
+context.use("*", async (c, next) => {
+  await admitRequest(c.env, c.var.tenant);
+  await next();
+});
 
 const ListQuery = z.object({
   prefix: z.string().max(1024).optional(),

@@ -1,40 +1,48 @@
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { db } from "../../../core/db/client";
-import { agents, agentVersions, runs, type Run, type RunStatus } from "../../../core/db/schema";
+import { runs, type Run, type RunStatus } from "../../../core/db/schema";
 import { intSetting, type DispatcherEnv } from "../../../core/env";
-import { ProblemError } from "../../../core/http/problem";
-import { newId } from "../../../core/ids";
 import { resultKey } from "../../../core/storage/keys";
 import { AGENT_ERROR_HEADER, RUN_HEADER } from "../../../core/scripts/harness";
-import type { AgentTarget, TenantRuntime } from "../runtime/types";
+import type { AgentTarget, RunLimits, TenantRuntime } from "../runtime/types";
 
 /** The agent's JSON response becomes the run's output; larger outputs belong in `results/`. */
 export const MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
 const DEFAULT_RUN_TIMEOUT_MS = 300_000;
 
-/** The agent version new runs of `agent` use, or a 404 (the same for another tenant's agent). */
-export async function activeTarget(d1: D1Database, tenantId: string, agent: string): Promise<AgentTarget> {
-  const row = await db(d1)
-    .select({
-      version: agentVersions.version,
-      sha256: agentVersions.sha256,
-      bundleKey: agentVersions.bundleKey,
-      scriptName: agentVersions.scriptName,
-      secretsRev: agents.secretsRev,
-    })
-    .from(agents)
-    .innerJoin(
-      agentVersions,
-      and(
-        eq(agentVersions.tenantId, agents.tenantId),
-        eq(agentVersions.agent, agents.name),
-        eq(agentVersions.version, agents.activeVersion),
-      ),
-    )
-    .where(and(eq(agents.tenantId, tenantId), eq(agents.name, agent)))
-    .get();
-  if (!row) throw new ProblemError("not-found", `No agent named "${agent}".`);
-  return { tenantId, agent, ...row };
+/**
+ * Looks up the agent's active version and records the run as `running` on it — one D1 batch,
+ * so the version recorded is exactly the version that runs. Null when there is no such agent
+ * for this tenant (another tenant's agent included).
+ */
+export async function startRun(
+  d1: D1Database,
+  run: { id: string; tenantId: string; agent: string; endUser: string | null },
+): Promise<AgentTarget | null> {
+  const active = `FROM agents a JOIN agent_versions v ON v.tenant_id = a.tenant_id AND v.agent = a.name AND v.version = a.active_version
+                  WHERE a.tenant_id = ?1 AND a.name = ?2`;
+  const [target] = await d1.batch<{ version: number; sha256: string; bundle_key: string; script_name: string | null; secrets_rev: number }>([
+    d1.prepare(`SELECT v.version, v.sha256, v.bundle_key, v.script_name, a.secrets_rev ${active}`).bind(run.tenantId, run.agent),
+    d1
+      .prepare(`INSERT INTO runs (id, tenant_id, agent, version, status, created_at, end_user) SELECT ?3, ?1, ?2, v.version, 'running', ?4, ?5 ${active}`)
+      .bind(run.tenantId, run.agent, run.id, Date.now(), run.endUser),
+  ]);
+  const row = target?.results[0];
+  if (!row) return null;
+  return {
+    tenantId: run.tenantId,
+    agent: run.agent,
+    version: row.version,
+    sha256: row.sha256,
+    bundleKey: row.bundle_key,
+    scriptName: row.script_name,
+    secretsRev: row.secrets_rev,
+  };
+}
+
+/** The wall-clock budget of one run. */
+export function runTimeoutMs(env: DispatcherEnv): number {
+  return intSetting(env.RUN_TIMEOUT_MS, DEFAULT_RUN_TIMEOUT_MS);
 }
 
 interface Outcome {
@@ -52,21 +60,13 @@ export async function executeRun(
   env: DispatcherEnv,
   runtime: TenantRuntime,
   target: AgentTarget,
+  runId: string,
   input: unknown,
+  limits: RunLimits,
 ): Promise<{ run: Run; output: unknown }> {
   const d = db(env.DB);
-  const runId = newId("run");
   const startedAt = Date.now();
-  await d.insert(runs).values({
-    id: runId,
-    tenantId: target.tenantId,
-    agent: target.agent,
-    version: target.version,
-    status: "running",
-    createdAt: startedAt,
-  });
-
-  const outcome = await invoke(env, runtime, target, runId, input);
+  const outcome = await invoke(env, runtime, target, runId, input, limits);
   let outputBytes: number | null = null;
   if (outcome.status === "succeeded") {
     const body = JSON.stringify(outcome.output ?? null);
@@ -96,6 +96,7 @@ async function invoke(
   target: AgentTarget,
   runId: string,
   input: unknown,
+  limits: RunLimits,
 ): Promise<Outcome> {
   const request = new Request("https://agent.isoplane.internal/run", {
     method: "POST",
@@ -105,13 +106,13 @@ async function invoke(
     },
     body: JSON.stringify({ runId, input }),
   });
-  const timeoutMs = intSetting(env.RUN_TIMEOUT_MS, DEFAULT_RUN_TIMEOUT_MS);
+  const timeoutMs = runTimeoutMs(env);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), timeoutMs);
   });
   try {
-    const response = await Promise.race([runtime.fetch(target, request, {}), timeout]);
+    const response = await Promise.race([runtime.fetch(target, { request, runId, limits }), timeout]);
     if (response === "timeout") {
       return { status: "timed_out", error: `The run did not finish within ${timeoutMs} ms.` };
     }

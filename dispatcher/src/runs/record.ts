@@ -24,6 +24,7 @@ export function runView(run: Run): z.infer<typeof RunRecord> {
       storageWrites: run.storageWrites,
       bytesRead: run.bytesRead,
       bytesWritten: run.bytesWritten,
+      subrequests: run.subrequests,
     },
   };
 }

@@ -1,13 +1,14 @@
 import type { DispatcherEnv } from "../../../core/env";
 import { loadBundle } from "../../../core/scripts/bundle";
 import { agentSecretValues } from "../../../core/secrets";
-import { HARNESS_MODULE, harnessSource } from "../../../core/scripts/harness";
-import type { AgentTarget, RunLimits, TenantRuntime } from "./types";
+import { HARNESS_MODULE, runtimeFlags, runtimeModules } from "../../../core/scripts/harness";
+import type { AgentTarget, Invocation, TenantRuntime } from "./types";
 
 /** The loopback entrypoints this runtime hands to tenant isolates as bindings. */
 export interface RuntimeExports {
   TenantStorage(options: { props: { tenantId: string } }): Fetcher;
   TenantLlm(options: { props: { tenantId: string } }): Fetcher;
+  TenantEgress(options: { props: { tenantId: string } }): Fetcher;
 }
 
 /**
@@ -21,7 +22,7 @@ export class LocalRuntime implements TenantRuntime {
     private readonly exports: RuntimeExports,
   ) {}
 
-  fetch(target: AgentTarget, request: Request, limits: RunLimits): Promise<Response> {
+  fetch(target: AgentTarget, { request, limits }: Invocation): Promise<Response> {
     const id = `${target.tenantId}/${target.agent}/${target.version}/${target.sha256}/${target.secretsRev}`;
     const worker = this.env.LOADER.get(id, async () => {
       const [bundle, secrets] = await Promise.all([
@@ -31,16 +32,17 @@ export class LocalRuntime implements TenantRuntime {
       const props = { tenantId: target.tenantId };
       return {
         compatibilityDate: bundle.compatibilityDate,
-        compatibilityFlags: bundle.compatibilityFlags,
+        compatibilityFlags: runtimeFlags(bundle),
         mainModule: HARNESS_MODULE,
-        modules: { ...bundle.modules, [HARNESS_MODULE]: harnessSource(bundle.mainModule) },
+        modules: runtimeModules(bundle),
         // Secrets sit beside the two platform bindings, as secret bindings do on Workers for
         // Platforms; the harness gathers them into env.SECRETS.
         env: { ...secrets, STORAGE: this.exports.TenantStorage({ props }), LLM: this.exports.TenantLlm({ props }) },
-        // No direct internet access: every outbound fetch() from tenant code fails.
-        globalOutbound: null,
+        // Every outbound fetch() goes through the platform's egress policy for this tenant.
+        globalOutbound: this.exports.TenantEgress({ props }),
       };
     });
+    // Worker Loader takes the limits, but the local runtime does not enforce CPU time (see README).
     return worker.getEntrypoint(undefined, { limits }).fetch(request);
   }
 }

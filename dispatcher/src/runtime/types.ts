@@ -16,10 +16,17 @@ export interface RunLimits {
   subRequests?: number;
 }
 
+/** One invocation: the request for the agent, the run it belongs to, and its limits. */
+export interface Invocation {
+  request: Request;
+  runId: string;
+  limits: RunLimits;
+}
+
 /**
  * Where tenant code runs. `local` starts isolates with the Worker Loader; `wfp` (production)
  * dispatches to scripts in a Workers for Platforms namespace. The dispatcher sees only this.
  */
 export interface TenantRuntime {
-  fetch(target: AgentTarget, request: Request, limits: RunLimits): Promise<Response>;
+  fetch(target: AgentTarget, invocation: Invocation): Promise<Response>;
 }

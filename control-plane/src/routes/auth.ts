@@ -1,0 +1,96 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
+import { importJWK, type JWK } from "jose";
+import { requireTenant } from "../../../core/auth/middleware";
+import { DEFAULT_JWT_AUDIENCE, JWT_ALGORITHMS } from "../../../core/auth/jwt";
+import { clearAuthCache } from "../../../core/auth/tenant-auth";
+import { auditStatement } from "../../../core/audit";
+import { db } from "../../../core/db/client";
+import { tenantIssuers } from "../../../core/db/schema";
+import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
+import { ProblemError } from "../../../core/http/problem";
+import { jsonBody } from "../../../core/http/validate";
+import type { ControlPlaneApp } from "../context";
+import { JwksView, PutJwks } from "../schemas";
+
+/** `/v1/auth/jwks`: a tenant registers the issuer and public keys of the JWTs its end users carry. */
+export const authRoutes = new OpenAPIHono<ControlPlaneApp>();
+authRoutes.use("*", requireTenant("scripts"));
+
+const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
+
+/** Each key must be a usable public signing key: no private or symmetric material, a pinned algorithm. */
+async function checkKey(jwk: Record<string, unknown>, index: number): Promise<void> {
+  const bad = (why: string) => new ProblemError("invalid-request", `jwks.keys.${index}: ${why}`);
+  if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw bad("private or symmetric key material is not accepted; send the public key");
+  const alg = typeof jwk.alg === "string" ? jwk.alg : jwk.kty === "RSA" ? "RS256" : jwk.kty === "OKP" ? "EdDSA" : jwk.crv === "P-384" ? "ES384" : jwk.crv === "P-521" ? "ES512" : "ES256";
+  if (!JWT_ALGORITHMS.includes(alg)) throw bad(`algorithm ${alg} is not accepted (use one of ${JWT_ALGORITHMS.join(", ")})`);
+  try {
+    await importJWK(jwk as JWK, alg);
+  } catch (err) {
+    throw bad(`not a valid ${alg} public key (${(err as Error).message})`);
+  }
+}
+
+function view(row: typeof tenantIssuers.$inferSelect, audience: string): z.infer<typeof JwksView> {
+  return { issuer: row.issuer, jwks: JSON.parse(row.jwks), audience, updatedAt: new Date(row.updatedAt).toISOString() };
+}
+
+authRoutes.put("/jwks", async (c) => {
+  const { tenantId, keyId } = c.var.tenant;
+  const body = await jsonBody(c.req.raw, PutJwks);
+  await Promise.all(body.jwks.keys.map((k, i) => checkKey(k, i)));
+  const taken = await db(c.env.DB).select({ tenantId: tenantIssuers.tenantId }).from(tenantIssuers).where(eq(tenantIssuers.issuer, body.issuer)).get();
+  if (taken && taken.tenantId !== tenantId) throw new ProblemError("conflict", "That issuer is registered by another tenant; use an issuer of your own.");
+  const now = Date.now();
+  await c.env.DB.batch([
+    c.env.DB
+      .prepare(
+        `INSERT INTO tenant_issuers (tenant_id, issuer, jwks, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (tenant_id) DO UPDATE SET issuer = excluded.issuer, jwks = excluded.jwks, updated_at = excluded.updated_at`,
+      )
+      .bind(tenantId, body.issuer, JSON.stringify(body.jwks), now),
+    auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "jwks.put", target: body.issuer, detail: { keys: body.jwks.keys.length } }),
+  ]);
+  clearAuthCache();
+  return c.json(view({ tenantId, issuer: body.issuer, jwks: JSON.stringify(body.jwks), updatedAt: now }, c.env.JWT_AUDIENCE ?? DEFAULT_JWT_AUDIENCE));
+});
+
+authRoutes.get("/jwks", async (c) => {
+  const row = await db(c.env.DB).select().from(tenantIssuers).where(eq(tenantIssuers.tenantId, c.var.tenant.tenantId)).get();
+  if (!row) throw new ProblemError("not-found", "No issuer is registered.");
+  return c.json(view(row, c.env.JWT_AUDIENCE ?? DEFAULT_JWT_AUDIENCE));
+});
+
+authRoutes.delete("/jwks", async (c) => {
+  const { tenantId, keyId } = c.var.tenant;
+  await c.env.DB.batch([
+    c.env.DB.prepare("DELETE FROM tenant_issuers WHERE tenant_id = ?").bind(tenantId),
+    auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "jwks.delete" }),
+  ]);
+  clearAuthCache();
+  return c.body(null, 204);
+});
+
+export function describeAuth(app: OpenAPIHono<ControlPlaneApp>): void {
+  const ok = { description: "The registered issuer", content: { "application/json": { schema: JwksView } } };
+  describe(
+    app,
+    createRoute({
+      method: "put",
+      path: "/v1/auth/jwks",
+      summary: "Register the issuer and public JWKS of your end users' tokens (replaces any previous one)",
+      security: bearerSecurity,
+      request: { body: { required: true, content: { "application/json": { schema: PutJwks } } } },
+      responses: { 200: ok, ...problems(400, 401, 403, 409, 413, 415) },
+    }),
+    createRoute({ method: "get", path: "/v1/auth/jwks", summary: "The registered issuer", security: bearerSecurity, responses: { 200: ok, ...problems(401, 403, 404) } }),
+    createRoute({
+      method: "delete",
+      path: "/v1/auth/jwks",
+      summary: "Stop accepting end-user tokens",
+      security: bearerSecurity,
+      responses: { 204: { description: "Removed" }, ...problems(401, 403) },
+    }),
+  );
+}

@@ -1,0 +1,61 @@
+import type { TenantPrincipal } from "../../../core/auth/tenant-auth";
+import type { DispatcherEnv } from "../../../core/env";
+import { ProblemError } from "../../../core/http/problem";
+import { REFUSAL_SLUG, type Decision, type Limits } from "./rules";
+
+/** How long admission may take before the dispatcher gives up and fails closed. */
+const ADMISSION_TIMEOUT_MS = 3000;
+
+function limitsOf(principal: TenantPrincipal): Limits {
+  const { requestsPerMinute, concurrentRuns, runsPerMonth, llmTokensPerMonth } = principal.quotas;
+  return { requestsPerMinute, concurrentRuns, runsPerMonth, llmTokensPerMonth };
+}
+
+const stub = (env: DispatcherEnv, tenantId: string) => env.QUOTA.get(env.QUOTA.idFromName(tenantId));
+
+/** Asks the tenant's quota object; if it cannot answer, nothing is dispatched (503, fail closed). */
+async function decide(env: DispatcherEnv, tenantId: string, ask: () => Promise<Decision>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let decision: Decision;
+  try {
+    decision = await Promise.race([
+      ask(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("admission timed out")), ADMISSION_TIMEOUT_MS);
+      }),
+    ]);
+  } catch (err) {
+    console.error(JSON.stringify({ level: "error", event: "quota-unreachable", tenantId, error: String(err) }));
+    throw new ProblemError("unavailable", "Quota state cannot be reached; nothing was run. Retry shortly.", {
+      headers: { "retry-after": "1" },
+    });
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+  if (!decision.ok) {
+    throw new ProblemError(REFUSAL_SLUG[decision.quota], `The ${decision.quota} quota (${decision.limit}) is used up.`, {
+      headers: { "retry-after": String(decision.retryAfter) },
+      extra: { quota: decision.quota, limit: decision.limit, retryAfter: decision.retryAfter },
+    });
+  }
+}
+
+/** Admits a run atomically against every run quota; the lease outlives the run's time budget. */
+export function admitRun(env: DispatcherEnv, principal: TenantPrincipal, runId: string, leaseMs: number): Promise<void> {
+  return decide(env, principal.tenantId, () => stub(env, principal.tenantId).admit(limitsOf(principal), { id: runId, leaseMs }));
+}
+
+/** Counts a non-run request against `requestsPerMinute` — only tenants with that quota pay the call. */
+export async function admitRequest(env: DispatcherEnv, principal: TenantPrincipal): Promise<void> {
+  if (principal.quotas.requestsPerMinute === null) return;
+  await decide(env, principal.tenantId, () => stub(env, principal.tenantId).admit({ requestsPerMinute: principal.quotas.requestsPerMinute }));
+}
+
+/** Frees the run's slot and charges its tokens; if this fails the lease lapses on its own. */
+export async function releaseRun(env: DispatcherEnv, tenantId: string, runId: string, tokens: number): Promise<void> {
+  try {
+    await stub(env, tenantId).release(runId, tokens);
+  } catch (err) {
+    console.error(JSON.stringify({ level: "error", event: "quota-release-failed", tenantId, runId, error: String(err) }));
+  }
+}

@@ -1,0 +1,137 @@
+import { env } from "cloudflare:test";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { decideEgress } from "../core/egress";
+import { cp, expectProblem, newTenant, patch, run, upload } from "./helpers";
+
+/** Fetches each URL of its input and reports what came back, or what was thrown. */
+const FETCHER = `export default {
+  async fetch(request) {
+    const { input } = await request.json();
+    const out = [];
+    for (const url of input.urls) {
+      try {
+        const r = await fetch(url, { headers: { "x-custom": "1" } });
+        out.push({ status: r.status, body: await r.json().catch(() => null) });
+      } catch (err) {
+        out.push({ error: String(err.message ?? err) });
+      }
+    }
+    return Response.json(out);
+  },
+};`;
+
+interface Outcome {
+  status?: number;
+  error?: string;
+  body?: { type?: string; reason?: string; host?: string; headers?: Record<string, string> } | null;
+}
+
+describe("egress policy through a real run", () => {
+  it("allows allowlisted hosts, denies the rest, counts subrequests and logs denials on the run", async () => {
+    const t = await newTenant();
+    await cp(`/admin/tenants/${t.id}`, patch({ egressAllow: ["api.example.test", "*.cdn.example.test"] }));
+    await upload(t, "fetcher", FETCHER);
+    const urls = [
+      "https://api.example.test/v1/things?token=secret",
+      "https://img.cdn.example.test/a.png",
+      "https://cdn.example.test/apex-not-covered",
+      "https://other.example.test/",
+      "http://127.0.0.1:8787/v1/runs",
+      "http://localhost/",
+      "http://169.254.169.254/latest/meta-data/",
+      "http://10.0.0.5/",
+      "http://[::1]/",
+      "http://2130706433/",
+      "https://api.example.test:8443/",
+    ];
+    const result = await run(t, "fetcher", { urls });
+    expect(result.status).toBe("succeeded");
+    const out = result.output as Outcome[];
+    expect(out[0]).toMatchObject({ status: 200, body: { host: "api.example.test", path: "/v1/things" } });
+    // The platform's tagging header never leaves; the agent's own headers do.
+    expect(out[0]!.body!.headers!["x-isoplane-run-id"]).toBeUndefined();
+    expect(out[0]!.body!.headers!["x-custom"]).toBe("1");
+    expect(out[1]).toMatchObject({ status: 200, body: { host: "img.cdn.example.test" } });
+    for (const denied of out.slice(2)) {
+      expect(denied.status).toBe(403);
+      expect(denied.body!.type).toBe("https://isoplane.dev/problems/egress-denied");
+    }
+    expect(result.usage.subrequests).toBe(2);
+
+    const { results } = await env.DB.prepare("SELECT seq, type, data FROM run_events WHERE run_id = ? ORDER BY seq").bind(result.id).all<{ seq: number; type: string; data: string }>();
+    expect(results.map((e) => e.type)).toEqual(Array(9).fill("egress.denied"));
+    expect(results.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const logged = results.map((e) => JSON.parse(e.data) as { url: string; reason: string });
+    expect(logged[2]!.url).toBe("http://127.0.0.1:8787/v1/runs");
+    expect(logged[5]!.reason).toMatch(/private/);
+    // Query strings are not logged: they often carry tokens.
+    expect(JSON.stringify(logged)).not.toContain("secret");
+  });
+
+  it("enforces subrequestsPerRun", async () => {
+    const t = await newTenant();
+    await cp(`/admin/tenants/${t.id}`, patch({ egressAllow: ["api.example.test"], quotas: { subrequestsPerRun: 2 } }));
+    await upload(t, "fetcher", FETCHER);
+    const result = await run(t, "fetcher", { urls: Array(3).fill("https://api.example.test/x") });
+    expect((result.output as Outcome[]).map((o) => o.status)).toEqual([200, 200, 403]);
+    expect(((result.output as Outcome[])[2]!.body as { reason: string }).reason).toMatch(/used its 2 subrequests/);
+  });
+
+  it("a tenant with no allowlist reaches nothing; non-http schemes never work", async () => {
+    const t = await newTenant();
+    await upload(t, "fetcher", FETCHER);
+    const out = (await run(t, "fetcher", { urls: ["https://api.example.test/", "ftp://api.example.test/"] })).output as Outcome[];
+    expect(out[0]!.status).toBe(403);
+    expect(out[1]!.status === 403 || typeof out[1]!.error === "string").toBe(true);
+  });
+
+  it("allowlist entries are validated", async () => {
+    const t = await newTenant();
+    for (const bad of ["http://x.com", "x", "*.com:99999999", "a b.com", "*"]) {
+      await expectProblem(await cp(`/admin/tenants/${t.id}`, patch({ egressAllow: [bad] })), 400, "invalid-request");
+    }
+  });
+});
+
+describe("egress policy rules", () => {
+  const allow = ["api.example.com", "*.example.org", "hooks.example.net:8443"];
+  it("denies every private, loopback, link-local and reserved IPv4 address, whatever the allowlist", () => {
+    const privateV4 = fc.oneof(
+      fc.tuple(fc.constant(10), fc.nat(255), fc.nat(255), fc.nat(255)),
+      fc.tuple(fc.constant(127), fc.nat(255), fc.nat(255), fc.nat(255)),
+      fc.tuple(fc.constant(169), fc.constant(254), fc.nat(255), fc.nat(255)),
+      fc.tuple(fc.constant(172), fc.integer({ min: 16, max: 31 }), fc.nat(255), fc.nat(255)),
+      fc.tuple(fc.constant(192), fc.constant(168), fc.nat(255), fc.nat(255)),
+      fc.tuple(fc.constant(100), fc.integer({ min: 64, max: 127 }), fc.nat(255), fc.nat(255)),
+      fc.tuple(fc.constant(0), fc.nat(255), fc.nat(255), fc.nat(255)),
+    );
+    fc.assert(
+      fc.property(privateV4, fc.constantFrom("http", "https"), (ip, scheme) => {
+        const host = ip.join(".");
+        expect(decideEgress(`${scheme}://${host}/`, [...allow, host], []).ok).toBe(false);
+        // The same address written as one decimal number is canonicalised and denied too.
+        const n = ((ip[0]! << 24) >>> 0) + (ip[1]! << 16) + (ip[2]! << 8) + ip[3]!;
+        expect(decideEgress(`${scheme}://${n}/`, [...allow, host], []).ok).toBe(false);
+      }),
+    );
+  });
+
+  it("matches the allowlist exactly: subdomain wildcards, ports, no apex via wildcard", () => {
+    expect(decideEgress("https://api.example.com/x", allow, []).ok).toBe(true);
+    expect(decideEgress("https://API.EXAMPLE.COM./x", allow, []).ok).toBe(true);
+    expect(decideEgress("https://evil-api.example.com/", allow, []).ok).toBe(false);
+    expect(decideEgress("https://api.example.com.evil.io/", allow, []).ok).toBe(false);
+    expect(decideEgress("https://a.b.example.org/", allow, []).ok).toBe(true);
+    expect(decideEgress("https://example.org/", allow, []).ok).toBe(false);
+    expect(decideEgress("https://api.example.com:8443/", allow, []).ok).toBe(false);
+    expect(decideEgress("https://hooks.example.net:8443/", allow, []).ok).toBe(true);
+    expect(decideEgress("https://hooks.example.net/", allow, []).ok).toBe(false);
+    expect(decideEgress("https://user:pw@api.example.com/", allow, []).ok).toBe(false);
+    expect(decideEgress("file:///etc/passwd", allow, []).ok).toBe(false);
+    expect(decideEgress("https://api.example.com/", allow, ["example.com"]).ok).toBe(false);
+    expect(decideEgress("http://[fe80::1]/", ["[fe80::1]"], []).ok).toBe(false);
+    expect(decideEgress("http://[::ffff:10.0.0.1]/", allow, []).ok).toBe(false);
+    expect(decideEgress("http://printer.local/", ["printer.local"], []).ok).toBe(false);
+  });
+});

@@ -1,0 +1,96 @@
+import { env } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { VERSIONED } from "./agents";
+import { bearer, cp, dp, expectProblem, json, newTenant, patch, run, upload } from "./helpers";
+import { DISPATCHER_NO_QUOTA_HOST } from "./worker";
+
+const SLOW = `export default { async fetch() { await new Promise((r) => setTimeout(r, 400)); return Response.json({ slow: true }); } };`;
+const CHATTY = `export default { async fetch(request, env) { const r = await env.LLM.chat({ messages: [{ role: "user", content: "a fairly long question that costs tokens" }] }); return Response.json(r.usage); } };`;
+
+const runCount = async (tenantId: string) => (await env.DB.prepare("SELECT COUNT(*) AS n FROM runs WHERE tenant_id = ?").bind(tenantId).first<number>("n"))!;
+
+describe("quotas: exact under concurrency", () => {
+  it("runsPerMonth: 5 with 40 concurrent requests runs exactly 5", async () => {
+    const t = await newTenant();
+    await upload(t, "agent", VERSIONED(1));
+    await cp(`/admin/tenants/${t.id}`, patch({ quotas: { runsPerMonth: 5 } }));
+    const responses = await Promise.all(Array.from({ length: 40 }, () => dp("/v1/agents/agent/runs", json({ input: 1 }, bearer(t.key)))));
+    const ok = responses.filter((r) => r.status === 200);
+    const refused = responses.filter((r) => r.status === 429);
+    expect(ok).toHaveLength(5);
+    expect(refused).toHaveLength(35);
+    for (const r of refused) {
+      const problem = await expectProblem(r, 429, "quota-runs-per-month");
+      expect(problem).toMatchObject({ quota: "runsPerMonth", limit: 5 });
+      expect(r.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
+    }
+    expect(await runCount(t.id)).toBe(5);
+  });
+
+  it("concurrentRuns: 2 with slow agents never runs more than 2 at once, and frees slots after", async () => {
+    const t = await newTenant();
+    await upload(t, "slow", SLOW);
+    await cp(`/admin/tenants/${t.id}`, patch({ quotas: { concurrentRuns: 2 } }));
+    const responses = await Promise.all(Array.from({ length: 8 }, () => dp("/v1/agents/slow/runs", json({ input: 1 }, bearer(t.key)))));
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(2);
+    const refused = responses.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(6);
+    for (const r of refused) {
+      await expectProblem(r, 429, "quota-concurrent-runs");
+      expect(Number(r.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    }
+    // Overlap of the recorded runs never exceeds the limit.
+    const { results } = await env.DB.prepare("SELECT created_at, finished_at FROM runs WHERE tenant_id = ?").bind(t.id).all<{ created_at: number; finished_at: number }>();
+    const points = results.flatMap((r) => [[r.created_at, 1] as const, [r.finished_at, -1] as const]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let open = 0;
+    let most = 0;
+    for (const [, delta] of points) most = Math.max(most, (open += delta));
+    expect(most).toBeLessThanOrEqual(2);
+    // The slots came back: two more run.
+    const again = await Promise.all([run(t, "slow"), run(t, "slow")]);
+    expect(again.map((r) => r.status)).toEqual(["succeeded", "succeeded"]);
+  });
+
+  it("requestsPerMinute counts every request and says when to retry", async () => {
+    const t = await newTenant();
+    await cp(`/admin/tenants/${t.id}`, patch({ quotas: { requestsPerMinute: 3 } }));
+    for (let i = 0; i < 3; i++) expect((await dp("/v1/context?prefix=", { headers: bearer(t.key) })).status).toBe(200);
+    const res = await dp("/v1/context?prefix=", { headers: bearer(t.key) });
+    await expectProblem(res, 429, "quota-requests-per-minute");
+    const retry = Number(res.headers.get("retry-after"));
+    expect(Number.isInteger(retry) && retry >= 1 && retry <= 60).toBe(true);
+    await expectProblem(await dp("/v1/agents/x/runs", json({ input: 1 }, bearer(t.key))), 429, "quota-requests-per-minute");
+  });
+
+  it("llmTokensPerMonth refuses new runs once the month's tokens are spent", async () => {
+    const t = await newTenant();
+    await upload(t, "chatty", CHATTY);
+    await cp(`/admin/tenants/${t.id}`, patch({ quotas: { llmTokensPerMonth: 10 } }));
+    const first = await run(t, "chatty");
+    expect(first.usage.inputTokens! + first.usage.outputTokens!).toBeGreaterThan(10);
+    await expectProblem(await dp("/v1/agents/chatty/runs", json({ input: 1 }, bearer(t.key))), 429, "quota-llm-tokens-per-month");
+  });
+
+  it("a refused or missing agent gives its slot back", async () => {
+    const t = await newTenant();
+    await cp(`/admin/tenants/${t.id}`, patch({ quotas: { concurrentRuns: 1 } }));
+    await expectProblem(await dp("/v1/agents/nothing/runs", json({ input: 1 }, bearer(t.key))), 404, "not-found");
+    await upload(t, "agent", VERSIONED(1));
+    expect((await run(t, "agent")).status).toBe("succeeded");
+    expect((await run(t, "agent")).status).toBe("succeeded");
+  });
+
+  it("fails closed: with quota state unreachable nothing is dispatched (503 + Retry-After)", async () => {
+    const t = await newTenant();
+    await upload(t, "agent", VERSIONED(1));
+    const res = await exports.default.fetch(
+      new Request(`http://${DISPATCHER_NO_QUOTA_HOST}/v1/agents/agent/runs`, json({ input: 1 }, bearer(t.key))),
+    );
+    await expectProblem(res, 503, "unavailable");
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect(await runCount(t.id)).toBe(0);
+    // Tenants without a requestsPerMinute quota do not need the quota state for other calls.
+    expect((await exports.default.fetch(new Request(`http://${DISPATCHER_NO_QUOTA_HOST}/v1/context?prefix=`, { headers: bearer(t.key) }))).status).toBe(200);
+  });
+});
