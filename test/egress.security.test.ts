@@ -59,9 +59,12 @@ describe("egress policy through a real run", () => {
     }
     expect(result.usage.subrequests).toBe(2);
 
-    const { results } = await env.DB.prepare("SELECT seq, type, data FROM run_events WHERE run_id = ? ORDER BY seq").bind(result.id).all<{ seq: number; type: string; data: string }>();
-    expect(results.map((e) => e.type)).toEqual(Array(9).fill("egress.denied"));
-    expect(results.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const { results: all } = await env.DB.prepare("SELECT seq, type, data FROM run_events WHERE run_id = ? ORDER BY seq").bind(result.id).all<{ seq: number; type: string; data: string }>();
+    expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
+    expect(all[0]!.type).toBe("run.started");
+    expect(all.at(-1)!.type).toBe("run.completed");
+    const results = all.filter((e) => e.type === "egress.denied");
+    expect(results).toHaveLength(9);
     const logged = results.map((e) => JSON.parse(e.data) as { url: string; reason: string });
     expect(logged[2]!.url).toBe("http://127.0.0.1:8787/v1/runs");
     expect(logged[5]!.reason).toMatch(/private/);

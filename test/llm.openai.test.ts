@@ -8,7 +8,7 @@ describe("model providers", () => {
   it("talks to an OpenAI-compatible endpoint and maps its usage", async () => {
     const provider = new OpenAICompatibleProvider({ baseURL: "https://llm.test/v1", apiKey: FAKE_LLM_KEY }, "gpt-test");
     const result = await provider.chat({ messages: [{ role: "system", content: "be brief" }, { role: "user", content: "hello" }] });
-    expect(result).toEqual({ content: "fake:gpt-test:HELLO", model: "gpt-test", usage: { inputTokens: 14, outputTokens: 19 } });
+    expect(result).toEqual({ content: "fake:gpt-test:HELLO", model: "gpt-test", toolCalls: [], usage: { inputTokens: 14, outputTokens: 19 } });
     const other = await provider.chat({ model: "other-model", messages: [{ role: "user", content: "x" }] });
     expect(other.model).toBe("other-model");
   });
@@ -35,6 +35,6 @@ describe("model providers", () => {
         { role: "user", content: "second" },
       ],
     });
-    expect(result).toEqual({ content: "echo: second", model: "isoplane-echo", usage: { inputTokens: 5, outputTokens: 3 } });
+    expect(result).toEqual({ content: "echo: second", model: "isoplane-echo", toolCalls: [], usage: { inputTokens: 5, outputTokens: 3 } });
   });
 });

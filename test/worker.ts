@@ -27,7 +27,11 @@ export const fakeNamespace = {
   get(name: string, args?: unknown, options?: NamespaceCall["options"]) {
     this.calls.push({ name, args, options });
     return {
-      fetch: async (request: Request) => Response.json({ script: name, run: JSON.parse(request.headers.get("x-isoplane-run") ?? "null"), body: await request.json() }),
+      // Answers in the harness's frame protocol, as a published script would.
+      fetch: async (request: Request) => {
+        const output = { script: name, run: JSON.parse(request.headers.get("x-isoplane-run") ?? "null"), body: await request.json() };
+        return new Response(`${JSON.stringify({ type: "output", text: JSON.stringify(output) })}\n`, { headers: { "content-type": "application/x-ndjson" } });
+      },
     };
   },
 };

@@ -6,8 +6,14 @@ const SETUP_MODULE = `${RESERVED_MODULE_PREFIX}_setup.js`;
 export const RUN_HEADER = "x-isoplane-run";
 /** Header the harness puts on the agent's outbound fetches: which run the egress policy charges. */
 export const EGRESS_RUN_HEADER = "x-isoplane-run-id";
-/** Set by the harness when the agent threw, so the dispatcher can tell a throw from a 500 the agent returned. */
-export const AGENT_ERROR_HEADER = "x-isoplane-agent-error";
+/** The largest event frame an agent may emit (the whole output has its own, larger cap). */
+export const MAX_EVENT_BYTES = 64 * 1024;
+
+/** What the harness streams back for one run, one JSON object per line. */
+export type HarnessFrame =
+  | { type: "event"; event: { type: string; data: unknown } }
+  | { type: "output"; text: string }
+  | { type: "error"; error: string };
 
 /**
  * Evaluated before any tenant module (the harness imports it first): every fetch() the agent
@@ -27,15 +33,20 @@ globalThis.fetch = function fetch(input, init) {
 
 /**
  * The platform's main module inside every tenant isolate, locally and on Workers for Platforms.
- * It builds the env the agent sees for one run (`RUN`, `STORAGE`, `LLM`, `SECRETS`) and turns a
- * throw into a short message — never a stack. The isolate is cached per agent version, so
- * per-run facts arrive with each request. Every env entry besides the two platform bindings is
- * one of the agent's secrets (on Workers for Platforms they are the script's secret bindings).
+ * It builds the env the agent sees for one run (`RUN`, `STORAGE`, `LLM`, `SECRETS`, `EMIT`) and
+ * answers with a stream of newline-delimited JSON frames: `event` frames as the agent emits them,
+ * then exactly one `output` (the agent's response body) or `error` (a one-line message, never a
+ * stack). The isolate is cached per agent version, so per-run facts arrive with each request.
+ * Every env entry besides the two platform bindings is one of the agent's secrets (on Workers
+ * for Platforms they are the script's secret bindings).
  */
 export function harnessSource(agentModule: string): string {
   return `import { currentRun } from "./${SETUP_MODULE}";
 import * as agentModule from ${JSON.stringify(`./${agentModule}`)};
 const agent = agentModule.default;
+const encoder = new TextEncoder();
+const EVENT_TYPE = /^(?!run\\.)[a-z][a-z0-9_.-]{0,63}$/;
+const MAX_EVENT_BYTES = ${MAX_EVENT_BYTES};
 function short(err) {
   const text = err instanceof Error ? (err.name && err.name !== "Error" ? err.name + ": " : "") + err.message : String(err);
   const line = text.split("\\n")[0];
@@ -46,29 +57,53 @@ export default {
     const run = Object.freeze(JSON.parse(request.headers.get(${JSON.stringify(RUN_HEADER)})));
     const id = run.id;
     const { STORAGE, LLM, ...secrets } = env;
+    const { readable, writable } = new TransformStream();
+    const writer = writable.getWriter();
+    let open = true;
+    const frame = (value) => writer.write(encoder.encode(JSON.stringify(value) + "\\n"));
+    const emit = (type, data) => {
+      if (!open) return Promise.reject(new Error("EMIT: the run has ended"));
+      if (typeof type !== "string" || !EVENT_TYPE.test(type)) return Promise.reject(new TypeError("EMIT: invalid event type"));
+      const line = JSON.stringify({ type: "event", event: { type, data: data ?? null } });
+      if (line.length > MAX_EVENT_BYTES) return Promise.reject(new RangeError("EMIT: event larger than " + MAX_EVENT_BYTES + " bytes"));
+      return writer.write(encoder.encode(line + "\\n"));
+    };
     const scoped = Object.freeze({
       RUN: run,
       SECRETS: Object.freeze(secrets),
+      EMIT: emit,
       STORAGE: Object.freeze({
         get: (key) => STORAGE.get(key, id),
         put: (key, value) => STORAGE.put(key, value, id),
         list: (prefix) => STORAGE.list(prefix ?? "", id),
       }),
-      LLM: Object.freeze({ chat: (req) => LLM.chat(req, id) }),
+      LLM: Object.freeze({ chat: (req) => LLM.chat(req, id), stream: (req) => LLM.stream(req, id) }),
     });
     const headers = new Headers(request.headers);
     headers.delete(${JSON.stringify(RUN_HEADER)});
-    try {
-      if (!agent || typeof agent.fetch !== "function") {
-        throw new TypeError("the module's default export has no fetch(request, env) handler");
+    const inner = new Request(request.url, { method: request.method, headers, body: request.body });
+    const work = (async () => {
+      try {
+        if (!agent || typeof agent.fetch !== "function") {
+          throw new TypeError("the module's default export has no fetch(request, env) handler");
+        }
+        const response = await currentRun.run(id, () => agent.fetch(inner, scoped, ctx));
+        if (!(response instanceof Response)) throw new TypeError("fetch() did not return a Response");
+        if (!response.ok) {
+          await response.body?.cancel();
+          await frame({ type: "error", error: "The agent responded with HTTP " + response.status + "." });
+        } else {
+          await frame({ type: "output", text: await response.text() });
+        }
+      } catch (err) {
+        await frame({ type: "error", error: short(err) }).catch(() => {});
+      } finally {
+        open = false;
+        await writer.close().catch(() => {});
       }
-      const inner = new Request(request.url, { method: request.method, headers, body: request.body });
-      const response = await currentRun.run(id, () => agent.fetch(inner, scoped, ctx));
-      if (!(response instanceof Response)) throw new TypeError("fetch() did not return a Response");
-      return response;
-    } catch (err) {
-      return Response.json({ error: short(err) }, { status: 500, headers: { ${JSON.stringify(AGENT_ERROR_HEADER)}: "1" } });
-    }
+    })();
+    ctx.waitUntil(work);
+    return new Response(readable, { headers: { "content-type": "application/x-ndjson" } });
   },
 };
 `;

@@ -2,30 +2,40 @@ import { eq } from "drizzle-orm";
 import { db } from "../../../core/db/client";
 import { runs, type Run, type RunStatus } from "../../../core/db/schema";
 import { intSetting, type DispatcherEnv } from "../../../core/env";
+import { RUN_HEADER, type HarnessFrame } from "../../../core/scripts/harness";
 import { resultKey } from "../../../core/storage/keys";
-import { AGENT_ERROR_HEADER, RUN_HEADER } from "../../../core/scripts/harness";
 import type { AgentTarget, RunLimits, TenantRuntime } from "../runtime/types";
+import { EventLog } from "./events";
 
 /** The agent's JSON response becomes the run's output; larger outputs belong in `results/`. */
 export const MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
 const DEFAULT_RUN_TIMEOUT_MS = 300_000;
+/** How often a running run looks for a cancellation made elsewhere (`POST /v1/runs/{id}/cancel`). */
+const CANCEL_POLL_MS = 1000;
 
 /**
- * Looks up the agent's active version and records the run as `running` on it — one D1 batch,
- * so the version recorded is exactly the version that runs. Null when there is no such agent
- * for this tenant (another tenant's agent included).
+ * Looks up the agent's active version and records the run on it — one D1 batch, so the version
+ * recorded is exactly the version that runs. Null when there is no such agent for this tenant
+ * (another tenant's agent included).
  */
 export async function startRun(
   d1: D1Database,
-  run: { id: string; tenantId: string; agent: string; endUser: string | null },
+  run: { id: string; tenantId: string; agent: string; endUser: string | null; status?: "running" | "queued" },
 ): Promise<AgentTarget | null> {
   const active = `FROM agents a JOIN agent_versions v ON v.tenant_id = a.tenant_id AND v.agent = a.name AND v.version = a.active_version
                   WHERE a.tenant_id = ?1 AND a.name = ?2`;
   const [target] = await d1.batch<{ version: number; sha256: string; bundle_key: string; script_name: string | null; secrets_rev: number }>([
     d1.prepare(`SELECT v.version, v.sha256, v.bundle_key, v.script_name, a.secrets_rev ${active}`).bind(run.tenantId, run.agent),
     d1
-      .prepare(`INSERT INTO runs (id, tenant_id, agent, version, status, created_at, end_user) SELECT ?3, ?1, ?2, v.version, 'running', ?4, ?5 ${active}`)
-      .bind(run.tenantId, run.agent, run.id, Date.now(), run.endUser),
+      .prepare(`INSERT INTO runs (id, tenant_id, agent, version, status, created_at, end_user) SELECT ?3, ?1, ?2, v.version, ?6, ?4, ?5 ${active}`)
+      .bind(run.tenantId, run.agent, run.id, Date.now(), run.endUser, run.status ?? "running"),
+    // The log's first event, written with the record so it comes first whatever follows.
+    d1
+      .prepare(
+        `INSERT INTO run_events (run_id, seq, at, type, data)
+         SELECT ?3, 1, ?4, ?5, json_object('id', ?3, 'agent', ?2, 'version', v.version) ${active}`,
+      )
+      .bind(run.tenantId, run.agent, run.id, Date.now(), run.status === "queued" ? "run.queued" : "run.started"),
   ]);
   const row = target?.results[0];
   if (!row) return null;
@@ -51,10 +61,18 @@ interface Outcome {
   error?: string;
 }
 
+export interface RunObserver {
+  /** Each event as it happens (the stream mode forwards them to the client). */
+  onEvent?(type: string, data: unknown): void;
+  /** Aborting cancels the run (the stream mode's client went away). */
+  signal?: AbortSignal;
+}
+
 /**
- * Runs one agent version to completion: records the run, boots the isolate, waits for its answer
- * within the run's time budget, stores the output under `results/<runId>/output.json` and closes
- * the record. Whatever the agent does, the run ends in a terminal state with its usage kept.
+ * Runs one admitted, recorded agent version to its end: boots the isolate, relays and logs its
+ * events, enforces the time budget, notices cancellation, stores the output under
+ * `results/<runId>/output.json` and closes the record. Whatever the agent does, the run ends in a
+ * terminal state with its usage kept.
  */
 export async function executeRun(
   env: DispatcherEnv,
@@ -63,31 +81,37 @@ export async function executeRun(
   runId: string,
   input: unknown,
   limits: RunLimits,
+  observer: RunObserver = {},
 ): Promise<{ run: Run; output: unknown }> {
-  const d = db(env.DB);
   const startedAt = Date.now();
-  const outcome = await invoke(env, runtime, target, runId, input, limits);
+  const log = new EventLog(env.DB, target.tenantId, runId);
+  const emit = (type: string, data: unknown) => {
+    log.add(type, data);
+    observer.onEvent?.(type, data);
+  };
+  // Recorded with the run (startRun); here it only reaches the live observer.
+  observer.onEvent?.("run.started", { id: runId, agent: target.agent, version: target.version });
+  const outcome = await invoke(env, runtime, target, runId, input, limits, emit, observer.signal);
   let outputBytes: number | null = null;
   if (outcome.status === "succeeded") {
     const body = JSON.stringify(outcome.output ?? null);
     outputBytes = new TextEncoder().encode(body).byteLength;
-    await env.BUCKET.put(resultKey(target.tenantId, runId, ["output.json"]), body, {
-      httpMetadata: { contentType: "application/json" },
-    });
+    await env.BUCKET.put(resultKey(target.tenantId, runId, ["output.json"]), body, { httpMetadata: { contentType: "application/json" } });
   }
   const finishedAt = Date.now();
-  const [run] = await d
-    .update(runs)
-    .set({
-      status: outcome.status,
-      error: outcome.error ?? null,
-      finishedAt,
-      wallMs: finishedAt - startedAt,
-      outputBytes,
-    })
-    .where(eq(runs.id, runId))
-    .returning();
-  return { run: run!, output: outcome.status === "succeeded" ? (outcome.output ?? null) : null };
+  const d = db(env.DB);
+  // A run cancelled through the API is already closed; only its wall time is added here.
+  await env.DB.batch([
+    env.DB.prepare(
+      "UPDATE runs SET status = ?, error = ?, finished_at = ?, output_bytes = ? WHERE id = ? AND status IN ('running', 'queued')",
+    ).bind(outcome.status, outcome.error ?? null, finishedAt, outputBytes, runId),
+    env.DB.prepare("UPDATE runs SET wall_ms = ? WHERE id = ?").bind(finishedAt - startedAt, runId),
+  ]);
+  const run = (await d.select().from(runs).where(eq(runs.id, runId)).get())!;
+  const terminal = run.status === "succeeded" ? "run.completed" : "run.failed";
+  emit(terminal, { id: runId, status: run.status, ...(run.error ? { error: run.error } : {}) });
+  await log.flush();
+  return { run, output: run.status === "succeeded" ? (outcome.output ?? null) : null };
 }
 
 async function invoke(
@@ -97,6 +121,8 @@ async function invoke(
   runId: string,
   input: unknown,
   limits: RunLimits,
+  emit: (type: string, data: unknown) => void,
+  signal: AbortSignal | undefined,
 ): Promise<Outcome> {
   const request = new Request("https://agent.isoplane.internal/run", {
     method: "POST",
@@ -107,59 +133,74 @@ async function invoke(
     body: JSON.stringify({ runId, input }),
   });
   const timeoutMs = runTimeoutMs(env);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), timeoutMs);
-  });
+  const stop = new AbortController();
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  let stopped: Outcome | null = null;
+  const halt = (outcome: Outcome) => {
+    stopped ??= outcome;
+    stop.abort();
+  };
+  timers.push(setTimeout(() => halt({ status: "timed_out", error: `The run did not finish within ${timeoutMs} ms.` }), timeoutMs));
+  const poll = setInterval(async () => {
+    const status = await env.DB.prepare("SELECT status FROM runs WHERE id = ?").bind(runId).first<string>("status").catch(() => null);
+    if (status === "cancelled") halt({ status: "cancelled", error: "The run was cancelled." });
+  }, CANCEL_POLL_MS);
+  const onAbort = () => halt({ status: "cancelled", error: "The run was cancelled: the client went away." });
+  signal?.addEventListener("abort", onAbort);
+  const aborted = new Promise<"stop">((resolve) => stop.signal.addEventListener("abort", () => resolve("stop")));
   try {
-    const response = await Promise.race([runtime.fetch(target, { request, runId, limits }), timeout]);
-    if (response === "timeout") {
-      return { status: "timed_out", error: `The run did not finish within ${timeoutMs} ms.` };
-    }
-    return await readOutcome(response);
+    const response = await Promise.race([runtime.fetch(target, { request, runId, limits }), aborted]);
+    if (response === "stop") return stopped!;
+    const outcome = await readFrames(response, emit, aborted);
+    return stopped ?? outcome;
   } catch (err) {
-    return { status: "failed", error: shortMessage(err) };
+    return stopped ?? { status: "failed", error: shortMessage(err) };
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    for (const t of timers) clearTimeout(t);
+    clearInterval(poll);
+    signal?.removeEventListener("abort", onAbort);
   }
 }
 
-async function readOutcome(response: Response): Promise<Outcome> {
-  if (response.headers.get(AGENT_ERROR_HEADER)) {
-    const body = await response.json<{ error?: string }>().catch(() => ({ error: undefined }));
-    return { status: "failed", error: body.error ?? "The agent threw an error." };
+/** Reads the harness's newline-delimited frames until the output or error frame (or a stop). */
+async function readFrames(response: Response, emit: (type: string, data: unknown) => void, stop: Promise<"stop">): Promise<Outcome> {
+  if (!response.body) return { status: "failed", error: "The agent sent no response." };
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffered = "";
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), stop]);
+      if (next === "stop") return { status: "cancelled" };
+      if (next.done) return { status: "failed", error: "The agent's response ended without an output." };
+      buffered += decoder.decode(next.value, { stream: true });
+      if (buffered.length > MAX_OUTPUT_BYTES * 1.5) return { status: "failed", error: `The agent's output is larger than ${MAX_OUTPUT_BYTES} bytes.` };
+      let newline: number;
+      while ((newline = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        if (!line) continue;
+        const frame = JSON.parse(line) as HarnessFrame;
+        if (frame.type === "event") emit(frame.event.type, frame.event.data);
+        else if (frame.type === "error") return { status: "failed", error: frame.error };
+        else return parseOutput(frame.text);
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
   }
-  if (!response.ok) {
-    await response.body?.cancel();
-    return { status: "failed", error: `The agent responded with HTTP ${response.status}.` };
+}
+
+function parseOutput(text: string): Outcome {
+  if (new TextEncoder().encode(text).byteLength > MAX_OUTPUT_BYTES) {
+    return { status: "failed", error: `The agent's output is larger than ${MAX_OUTPUT_BYTES} bytes.` };
   }
-  const text = await readText(response, MAX_OUTPUT_BYTES);
-  if (text === null) return { status: "failed", error: `The agent's output is larger than ${MAX_OUTPUT_BYTES} bytes.` };
   if (text.trim() === "") return { status: "succeeded", output: null };
   try {
     return { status: "succeeded", output: JSON.parse(text) };
   } catch {
     return { status: "failed", error: "The agent's response is not JSON." };
   }
-}
-
-async function readText(response: Response, limit: number): Promise<string | null> {
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let size = 0;
-  let text = "";
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
-    }
-    text += decoder.decode(value, { stream: true });
-  }
-  return text + decoder.decode();
 }
 
 /**

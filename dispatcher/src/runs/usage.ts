@@ -1,7 +1,6 @@
-import { sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { db } from "../../../core/db/client";
 import { runs } from "../../../core/db/schema";
-import { and, eq } from "drizzle-orm";
 
 export interface UsageDelta {
   llmCalls?: number;
@@ -14,8 +13,9 @@ export interface UsageDelta {
 }
 
 /**
- * Adds to a running run's counters in one atomic UPDATE. Scoped by tenant and by status, so a
- * script can neither charge another tenant's run nor change a run that has already ended.
+ * Adds to a run's counters in one atomic UPDATE. Scoped by tenant, so a script can never charge
+ * another tenant's run; and by status — a cancelled or timed-out run's isolate may still be
+ * working, and what it consumes is still counted, but a run that ended normally takes nothing more.
  */
 export async function addUsage(d1: D1Database, tenantId: string, runId: string, delta: UsageDelta): Promise<void> {
   await db(d1)
@@ -29,5 +29,5 @@ export async function addUsage(d1: D1Database, tenantId: string, runId: string, 
       bytesRead: sql`${runs.bytesRead} + ${delta.bytesRead ?? 0}`,
       bytesWritten: sql`${runs.bytesWritten} + ${delta.bytesWritten ?? 0}`,
     })
-    .where(and(eq(runs.id, runId), eq(runs.tenantId, tenantId), eq(runs.status, "running")));
+    .where(and(eq(runs.id, runId), eq(runs.tenantId, tenantId), inArray(runs.status, ["running", "cancelled", "timed_out"])));
 }
