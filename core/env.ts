@@ -33,6 +33,10 @@ export interface DispatcherEnv extends PlatformEnv {
   DISPATCHER?: DispatchNamespace;
   /** Hosts tenant code may never fetch, comma-separated (the platform's own public hosts). */
   PLATFORM_HOSTS?: string;
+  /** Async runs and webhook deliveries (a Cloudflare Queue; this Worker is also its consumer). */
+  RUNS: Queue<RunMessage>;
+  /** `true` lets webhooks target private and loopback addresses (local development only). */
+  WEBHOOK_ALLOW_PRIVATE?: string;
   /** `builtin` (default) or `openai` for any OpenAI-compatible chat completions endpoint. */
   LLM_PROVIDER?: string;
   LLM_BASE_URL?: string;
@@ -49,3 +53,8 @@ export function intSetting(value: string | undefined, fallback: number): number 
   const n = value === undefined ? NaN : Number(value);
   return Number.isSafeInteger(n) && n > 0 ? n : fallback;
 }
+
+/** Messages on the runs queue: an async run to execute, or a webhook to deliver. */
+export type RunMessage =
+  | { kind: "run"; runId: string; tenantId: string; webhook: string | null }
+  | { kind: "webhook"; runId: string; tenantId: string; url: string };

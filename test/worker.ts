@@ -2,6 +2,7 @@
 // so tests drive each through its real HTTP handler over the same local D1 and R2.
 import controlPlane from "../control-plane/src/index";
 import dispatcher from "../dispatcher/src/index";
+import type { RunMessage } from "../core/env";
 import { FAKE_CF } from "./fakes/cloudflare-api";
 
 export { TenantEgress, TenantLlm, TenantQuota, TenantStorage } from "../dispatcher/src/index";
@@ -58,4 +59,5 @@ export default {
     if (host === DISPATCHER_NO_QUOTA_HOST) return dispatcher.fetch(request, { ...env, QUOTA: unreachableQuota }, ctx);
     return dispatcher.fetch(request, env, ctx);
   },
-} satisfies ExportedHandler<Cloudflare.Env>;
+  queue: (batch, env, ctx) => dispatcher.queue(batch, env, ctx),
+} satisfies ExportedHandler<Cloudflare.Env, RunMessage>;

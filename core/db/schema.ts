@@ -98,7 +98,7 @@ export const runs = sqliteTable(
     /** The end user (`sub` of a tenant-signed JWT) the run was made for, if any. */
     endUser: text("end_user"),
   },
-  (t) => [index("runs_tenant_created").on(t.tenantId, t.createdAt)],
+  (t) => [index("runs_tenant_created").on(t.tenantId, t.createdAt), index("runs_tenant_id").on(t.tenantId, t.id)],
 );
 
 /** Agent secrets, AES-GCM encrypted with the platform key; the plaintext is never stored or returned. */
@@ -157,6 +157,23 @@ export const runEvents = sqliteTable(
     data: text("data"),
   },
   (t) => [primaryKey({ columns: [t.runId, t.seq] })],
+);
+
+/** `Idempotency-Key`s of run requests: the first run a key started, for 24 hours. */
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    tenantId: text("tenant_id").notNull(),
+    /** The key as sent, prefixed with the end user for JWT callers (each user has their own keys). */
+    key: text("key").notNull(),
+    /** SHA-256 of the agent and the request body: the same key with another body is refused. */
+    requestHash: text("request_hash").notNull(),
+    runId: text("run_id").notNull(),
+    /** The mode of the first request, so a replay answers the way the first did. */
+    mode: text("mode").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key] })],
 );
 
 export type Tenant = typeof tenants.$inferSelect;

@@ -18,6 +18,8 @@ export const PROBLEMS = {
   "not-found": { status: 404, title: "Not found" },
   "method-not-allowed": { status: 405, title: "Method not allowed" },
   conflict: { status: 409, title: "The request conflicts with the current state" },
+  "idempotency-key-in-use": { status: 409, title: "A request with this Idempotency-Key is still running" },
+  "idempotency-key-reused": { status: 422, title: "This Idempotency-Key was used with a different request" },
   "payload-too-large": { status: 413, title: "The body is too large" },
   "quota-requests-per-minute": { status: 429, title: "The tenant's requestsPerMinute quota is used up" },
   "quota-concurrent-runs": { status: 429, title: "The tenant's concurrentRuns quota is used up" },

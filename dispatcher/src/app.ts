@@ -3,7 +3,7 @@ import { serveOpenApi } from "../../core/http/openapi";
 import { onError, onNotFound } from "../../core/http/problem";
 import type { DispatcherApp } from "./context";
 import { context, describeContext } from "./routes/context";
-import { agentRuns, describeRuns, runRecords } from "./routes/runs";
+import { agentRuns, describeRuns, runRecords, webhookRoutes } from "./routes/runs";
 import type { TenantRuntime } from "./runtime/types";
 
 /** The dispatcher's HTTP surface; the runtime that hosts tenant code is chosen by the caller. */
@@ -20,6 +20,7 @@ export function createApp(runtimeFor: (env: DispatcherApp["Bindings"], ctx: Exec
   app.route("/v1/context", context);
   app.route("/v1/agents", agentRuns);
   app.route("/v1/runs", runRecords);
+  app.route("/v1/webhook-secret", webhookRoutes);
   describeContext(app);
   describeRuns(app);
   serveOpenApi(app, "Isoplane dispatcher", "Run agents and manage their context (tenant API keys).");

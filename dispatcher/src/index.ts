@@ -1,4 +1,5 @@
-import type { DispatcherEnv } from "../../core/env";
+import type { DispatcherEnv, RunMessage } from "../../core/env";
+import { consumeRuns } from "./runs/queue";
 import { createApp } from "./app";
 import { LocalRuntime, type RuntimeExports } from "./runtime/local";
 import type { TenantRuntime } from "./runtime/types";
@@ -20,4 +21,7 @@ export function runtimeFor(env: DispatcherEnv, ctx: ExecutionContext): TenantRun
 
 const app = createApp(runtimeFor);
 
-export default app satisfies ExportedHandler<DispatcherEnv>;
+export default {
+  fetch: app.fetch,
+  queue: (batch, env, ctx) => consumeRuns(batch, env, runtimeFor(env, ctx)),
+} satisfies ExportedHandler<DispatcherEnv, RunMessage>;

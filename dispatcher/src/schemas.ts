@@ -1,7 +1,18 @@
 import { z } from "@hono/zod-openapi";
 
+export const RunMode = z.enum(["sync", "stream", "async"]);
+
 export const RunRequest = z
-  .strictObject({ input: z.unknown().openapi({ description: "Any JSON value, handed to the agent as `input`." }) })
+  .strictObject({
+    input: z.unknown().openapi({ description: "Any JSON value, handed to the agent as `input`." }),
+    mode: RunMode.default("sync").openapi({
+      description: "`sync`: answer when the run ends. `stream`: text/event-stream of the run's events. `async`: 202 at once; the run is queued.",
+    }),
+    webhook: z
+      .strictObject({ url: z.string().url().max(2048) })
+      .optional()
+      .openapi({ description: "async only: POSTed the result when the run ends, signed (Isoplane-Signature)." }),
+  })
   .openapi("RunRequest");
 
 export const RunUsage = z
@@ -30,11 +41,24 @@ export const RunRecord = z
     error: z.string().optional(),
     createdAt: z.string().datetime(),
     finishedAt: z.string().datetime().nullable(),
+    endUser: z.string().optional().openapi({ description: "The `sub` of the end-user token the run was made with." }),
     usage: RunUsage,
   })
   .openapi("Run");
 
 export const RunResult = RunRecord.extend({ output: z.unknown() }).openapi("RunResult");
+
+export const RunQueued = z.object({ id: z.string(), status: z.literal("queued") }).openapi("RunQueued");
+
+export const RunList = z.object({ runs: z.array(RunRecord), cursor: z.string().nullable() }).openapi("RunList");
+
+export const RunEvent = z
+  .object({ seq: z.number().int(), at: z.string().datetime(), type: z.string(), data: z.unknown() })
+  .openapi("RunEvent");
+
+export const RunEvents = z
+  .object({ events: z.array(RunEvent), next: z.number().int().nullable().openapi({ description: "Pass as `after` to read on; null at the end." }) })
+  .openapi("RunEvents");
 
 export const ContextObject = z
   .object({ key: z.string(), size: z.number().int(), etag: z.string() })

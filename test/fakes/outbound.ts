@@ -2,11 +2,13 @@
 // and is answered by the fake for its host. Nothing reaches a network.
 import { fakeCloudflare } from "./cloudflare-api.ts";
 import { fakeOpenAI } from "./openai.ts";
+import { webhookReceiver } from "./webhooks.ts";
 
 export function outbound(request: Request): Promise<Response> | Response {
   const host = new URL(request.url).hostname;
   if (host === "llm.test") return fakeOpenAI(request);
   if (host === "api.cloudflare.com") return fakeCloudflare(request);
+  if (host === "hooks.example.test") return webhookReceiver(request);
   // A public API a tenant may allowlist: it echoes what reached it, so tests see what egress forwarded.
   if (host === "api.example.test" || host.endsWith(".example.test")) {
     return Response.json({ host, path: new URL(request.url).pathname, headers: Object.fromEntries(request.headers) });

@@ -6,7 +6,10 @@ import { REFUSAL_SLUG, type Decision, type Limits } from "./rules";
 /** How long admission may take before the dispatcher gives up and fails closed. */
 const ADMISSION_TIMEOUT_MS = 3000;
 
-function limitsOf(principal: TenantPrincipal): Limits {
+/** Who is being admitted: the tenant and its quotas (from its key, its end user's token, or its record). */
+export type Admittee = Pick<TenantPrincipal, "tenantId" | "quotas">;
+
+function limitsOf(principal: Admittee): Limits {
   const { requestsPerMinute, concurrentRuns, runsPerMonth, llmTokensPerMonth } = principal.quotas;
   return { requestsPerMinute, concurrentRuns, runsPerMonth, llmTokensPerMonth };
 }
@@ -41,12 +44,12 @@ async function decide(env: DispatcherEnv, tenantId: string, ask: () => Promise<D
 }
 
 /** Admits a run atomically against every run quota; the lease outlives the run's time budget. */
-export function admitRun(env: DispatcherEnv, principal: TenantPrincipal, runId: string, leaseMs: number): Promise<void> {
+export function admitRun(env: DispatcherEnv, principal: Admittee, runId: string, leaseMs: number): Promise<void> {
   return decide(env, principal.tenantId, () => stub(env, principal.tenantId).admit(limitsOf(principal), { id: runId, leaseMs }));
 }
 
 /** Counts a non-run request against `requestsPerMinute` — only tenants with that quota pay the call. */
-export async function admitRequest(env: DispatcherEnv, principal: TenantPrincipal): Promise<void> {
+export async function admitRequest(env: DispatcherEnv, principal: Admittee): Promise<void> {
   if (principal.quotas.requestsPerMinute === null) return;
   await decide(env, principal.tenantId, () => stub(env, principal.tenantId).admit({ requestsPerMinute: principal.quotas.requestsPerMinute }));
 }

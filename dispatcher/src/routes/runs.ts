@@ -1,50 +1,134 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
+import type { Context } from "hono";
+import { and, desc, eq, gt, lt } from "drizzle-orm";
+import { requireTenant } from "../../../core/auth/middleware";
+import type { TenantPrincipal } from "../../../core/auth/tenant-auth";
 import { db } from "../../../core/db/client";
-import { runs } from "../../../core/db/schema";
+import { runEvents, runs, type Run } from "../../../core/db/schema";
 import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
 import { ProblemError } from "../../../core/http/problem";
-import { jsonBody } from "../../../core/http/validate";
-import { agentNameParam, AgentName, idParam } from "../../../core/names";
+import { jsonBody, page, queryParams } from "../../../core/http/validate";
+import { newId } from "../../../core/ids";
+import { AgentName, agentNameParam, idParam } from "../../../core/names";
 import { resultKey } from "../../../core/storage/keys";
 import type { DispatcherApp } from "../context";
-import { requireTenant } from "../../../core/auth/middleware";
-import { executeRun, runTimeoutMs, startRun } from "../runs/execute";
 import { admitRequest, admitRun, releaseRun } from "../quota/admission";
-import { newId } from "../../../core/ids";
-import type { TenantPrincipal } from "../../../core/auth/tenant-auth";
-
-/** A run's quota lease outlives its time budget by this much, then lapses if never released. */
-const LEASE_MARGIN_MS = 30_000;
+import { appendRunEvent } from "../runs/events";
+import { startRun } from "../runs/execute";
+import { claimKey, idempotencyKey, releaseKey } from "../runs/idempotency";
+import { leaseMs, runAdmitted } from "../runs/lifecycle";
 import { runView } from "../runs/record";
-import { RunRecord, RunRequest, RunResult } from "../schemas";
+import { checkWebhookUrl, webhookSecret } from "../runs/webhooks";
+import { RunEvents, RunList, RunQueued, RunRecord, RunRequest, RunResult, RunStatus } from "../schemas";
+
+type Ctx = Context<DispatcherApp>;
 
 export const agentRuns = new OpenAPIHono<DispatcherApp>();
 agentRuns.use("*", requireTenant("runs", { endUsers: true }));
 
+/** The stored output of a succeeded run (null otherwise). */
+async function storedOutput(bucket: R2Bucket, run: Run): Promise<unknown> {
+  if (run.status !== "succeeded") return null;
+  const object = await bucket.get(resultKey(run.tenantId, run.id, ["output.json"]));
+  return object ? object.json() : null;
+}
+
+/** What a repeated request with the same Idempotency-Key gets: the first run, as the first request got it. */
+async function replay(c: Ctx, runId: string, mode: string): Promise<Response> {
+  const run = await db(c.env.DB).select().from(runs).where(eq(runs.id, runId)).get();
+  if (!run) throw new ProblemError("not-found", "No run with that id.");
+  c.header("idempotent-replayed", "true");
+  if (mode === "async") return c.json({ id: run.id, status: run.status }, 202);
+  return c.json({ ...runView(run), output: await storedOutput(c.env.BUCKET, run) }, 200);
+}
+
 /**
  * Admission (atomic, per tenant) → the run record → the isolate → the closed record. Once
- * admitted, a run always gets a record and always gives its quota slot back.
+ * admitted, a run always gets a record and always gives its quota slot back. `sync` answers when
+ * the run ends, `stream` relays its events as they happen, `async` queues it and answers at once.
  */
 agentRuns.post("/:agent/runs", async (c) => {
   const agent = agentNameParam(c.req.param("agent"));
-  const { input } = await jsonBody(c.req.raw, RunRequest);
+  const body = await jsonBody(c.req.raw, RunRequest);
+  if (body.webhook && body.mode !== "async") throw new ProblemError("invalid-request", "webhook: only async runs call a webhook.");
+  if (body.webhook) checkWebhookUrl(c.env, body.webhook.url);
   const principal = c.var.tenant;
   const runId = newId("run");
-  await admitRun(c.env, principal, runId, runTimeoutMs(c.env) + LEASE_MARGIN_MS);
-  let tokens = 0;
+  const key = idempotencyKey(c.req.header("idempotency-key"));
+  if (key) {
+    const claim = await claimKey(c.env.DB, principal, key, { agent, body, mode: body.mode }, runId);
+    if (claim.kind === "replay") return replay(c, claim.runId, claim.mode);
+  }
   try {
+    if (body.mode === "async") return await enqueue(c, principal, agent, runId, body.input, body.webhook?.url ?? null);
+    await admitRun(c.env, principal, runId, leaseMs(c.env));
     const target = await startRun(c.env.DB, { id: runId, tenantId: principal.tenantId, agent, endUser: principal.subject });
-    if (!target) throw new ProblemError("not-found", `No agent named "${agent}".`);
-    const { cpuMsPerRun, subrequestsPerRun } = principal.quotas;
-    const limits = { ...(cpuMsPerRun !== null ? { cpuMs: cpuMsPerRun } : {}), ...(subrequestsPerRun !== null ? { subRequests: subrequestsPerRun } : {}) };
-    const { run, output } = await executeRun(c.env, c.var.runtime, target, runId, input, limits);
-    tokens = run.inputTokens + run.outputTokens;
+    if (!target) {
+      await releaseRun(c.env, principal.tenantId, runId, 0);
+      throw new ProblemError("not-found", `No agent named "${agent}".`);
+    }
+    if (body.mode === "stream") return stream(c, principal, target, runId, body.input);
+    const { run, output } = await runAdmitted(c.env, c.var.runtime, principal.quotas, target, runId, body.input);
     return c.json({ ...runView(run), output }, 200);
-  } finally {
-    await releaseRun(c.env, principal.tenantId, runId, tokens);
+  } catch (err) {
+    // A request that never became a run gives its key back, so a retry can start one.
+    if (key && err instanceof ProblemError && err.status !== 409 && err.status !== 422) await releaseKey(c.env.DB, principal, key, runId);
+    throw err;
   }
 });
+
+/** `async`: the run is recorded as queued on the active version, its input kept in R2, and queued. */
+async function enqueue(c: Ctx, principal: TenantPrincipal, agent: string, runId: string, input: unknown, webhook: string | null) {
+  await admitRequest(c.env, principal);
+  await c.env.BUCKET.put(resultKey(principal.tenantId, runId, ["input.json"]), JSON.stringify(input ?? null), {
+    httpMetadata: { contentType: "application/json" },
+  });
+  const target = await startRun(c.env.DB, { id: runId, tenantId: principal.tenantId, agent, endUser: principal.subject, status: "queued" });
+  if (!target) throw new ProblemError("not-found", `No agent named "${agent}".`);
+  await c.env.RUNS.send({ kind: "run", runId, tenantId: principal.tenantId, webhook });
+  return c.json({ id: runId, status: "queued" } satisfies z.infer<typeof RunQueued>, 202);
+}
+
+const encoder = new TextEncoder();
+const sse = (event: string, data: unknown, id?: number) =>
+  encoder.encode(`${id !== undefined ? `id: ${id}\n` : ""}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+
+/**
+ * `stream`: a text/event-stream of `run.started`, the agent's events (`agent.event`, `llm.delta`,
+ * `tool.call`, `tool.result`, …) and finally `run.completed` or `run.failed` with the whole run.
+ * The run lives as long as the connection: closing it cancels the run.
+ */
+function stream(c: Ctx, principal: TenantPrincipal, target: Parameters<typeof runAdmitted>[3], runId: string, input: unknown): Response {
+  const closed = new AbortController();
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let seq = 0;
+  const send = (event: string, data: unknown) => {
+    if (closed.signal.aborted) return;
+    try {
+      controller.enqueue(sse(event, data, ++seq));
+    } catch {
+      closed.abort();
+    }
+  };
+  const body = new ReadableStream<Uint8Array>({
+    start(ctrl) {
+      controller = ctrl;
+    },
+    cancel() {
+      closed.abort();
+    },
+  });
+  const work = runAdmitted(c.env, c.var.runtime, principal.quotas, target, runId, input, { onEvent: send, signal: closed.signal })
+    .then(({ run, output }) => send(run.status === "succeeded" ? "run.completed" : "run.failed", { ...runView(run), output }))
+    .catch((err) => send("run.failed", { id: runId, status: "failed", error: String(err) }))
+    .finally(() => {
+      if (!closed.signal.aborted) controller.close();
+    });
+  c.executionCtx.waitUntil(work);
+  return new Response(body, {
+    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-isoplane-run-id": runId },
+  });
+}
 
 export const runRecords = new OpenAPIHono<DispatcherApp>();
 runRecords.use("*", requireTenant("runs", { endUsers: true }));
@@ -53,21 +137,39 @@ runRecords.use("*", async (c, next) => {
   await next();
 });
 
-/** A run of this tenant — and, for an end user, one of their own runs — or the same 404. */
-async function findRun(d1: D1Database, principal: TenantPrincipal, id: string | undefined) {
+/** Runs of this tenant — and, for an end user, only their own. */
+const visible = (principal: TenantPrincipal) =>
+  and(eq(runs.tenantId, principal.tenantId), principal.subject !== null ? eq(runs.endUser, principal.subject) : undefined);
+
+/** A run this caller may see, or the same 404 for one it may not. */
+async function findRun(d1: D1Database, principal: TenantPrincipal, id: string | undefined): Promise<Run> {
   const runId = idParam(id, "run", "run");
-  const run = await db(d1)
-    .select()
-    .from(runs)
-    .where(and(eq(runs.id, runId), eq(runs.tenantId, principal.tenantId), principal.subject !== null ? eq(runs.endUser, principal.subject) : undefined))
-    .get();
+  const run = await db(d1).select().from(runs).where(and(eq(runs.id, runId), visible(principal))).get();
   if (!run) throw new ProblemError("not-found", "No run with that id.");
   return run;
 }
 
-runRecords.get("/:runId", async (c) => {
-  return c.json(runView(await findRun(c.env.DB, c.var.tenant, c.req.param("runId"))));
+const ListQuery = z.object({
+  agent: AgentName.optional(),
+  status: RunStatus.optional(),
+  cursor: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(100).optional(),
 });
+
+runRecords.get("/", async (c) => {
+  const { agent, status, cursor, limit = 20 } = queryParams(c.req.query(), ListQuery);
+  const rows = await db(c.env.DB)
+    .select()
+    .from(runs)
+    .where(and(visible(c.var.tenant), agent ? eq(runs.agent, agent) : undefined, status ? eq(runs.status, status) : undefined, cursor ? lt(runs.id, cursor) : undefined))
+    .orderBy(desc(runs.id))
+    .limit(limit + 1)
+    .all();
+  const { items, cursor: next } = page(rows, limit, (r) => r.id);
+  return c.json({ runs: items.map(runView), cursor: next } satisfies z.infer<typeof RunList>);
+});
+
+runRecords.get("/:runId", async (c) => c.json(runView(await findRun(c.env.DB, c.var.tenant, c.req.param("runId")))));
 
 runRecords.get("/:runId/result", async (c) => {
   const run = await findRun(c.env.DB, c.var.tenant, c.req.param("runId"));
@@ -76,31 +178,80 @@ runRecords.get("/:runId/result", async (c) => {
   return new Response(object.body, { headers: { "content-type": "application/json", etag: object.httpEtag } });
 });
 
+const EventsQuery = z.object({
+  after: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+/** The stored event log, so a client that lost its stream can catch up from the last `seq` it saw. */
+runRecords.get("/:runId/events", async (c) => {
+  const run = await findRun(c.env.DB, c.var.tenant, c.req.param("runId"));
+  const { after = 0, limit = 500 } = queryParams(c.req.query(), EventsQuery);
+  const rows = await db(c.env.DB)
+    .select()
+    .from(runEvents)
+    .where(and(eq(runEvents.runId, run.id), gt(runEvents.seq, after)))
+    .orderBy(runEvents.seq)
+    .limit(limit + 1)
+    .all();
+  const { items, cursor } = page(rows, limit, (e) => e.seq);
+  return c.json({
+    events: items.map((e) => ({ seq: e.seq, at: new Date(e.at).toISOString(), type: e.type, data: e.data === null ? null : JSON.parse(e.data) })),
+    next: cursor,
+  } satisfies z.infer<typeof RunEvents>);
+});
+
+/** Cancels a queued or running run; a running one stops within about a second. */
+runRecords.post("/:runId/cancel", async (c) => {
+  const run = await findRun(c.env.DB, c.var.tenant, c.req.param("runId"));
+  const cancelled = await c.env.DB.prepare(
+    "UPDATE runs SET status = 'cancelled', error = 'The run was cancelled.', finished_at = ? WHERE id = ? AND status IN ('queued', 'running') RETURNING id",
+  )
+    .bind(Date.now(), run.id)
+    .first<string>("id");
+  if (!cancelled) throw new ProblemError("conflict", `Run ${run.id} has already ended (status: ${run.status}).`);
+  await appendRunEvent(c.env.DB, run.tenantId, run.id, "run.cancelled", { by: c.var.tenant.keyId });
+  return c.json(runView((await db(c.env.DB).select().from(runs).where(eq(runs.id, run.id)).get())!));
+});
+
+export const webhookRoutes = new OpenAPIHono<DispatcherApp>();
+webhookRoutes.use("*", requireTenant("runs"));
+webhookRoutes.get("/", async (c) => c.json({ secret: await webhookSecret(c.env, c.var.tenant.tenantId) }));
+
 const AgentParam = z.object({ agent: AgentName.openapi({ param: { name: "agent", in: "path" } }) });
 const RunIdParam = z.object({ runId: z.string().openapi({ param: { name: "runId", in: "path" }, example: "run_01jd0000000000000000" }) });
+const IdempotencyHeader = z.object({
+  "idempotency-key": z.string().max(255).optional().openapi({ description: "Repeats within 24 h return the first run instead of starting another." }),
+});
 
 export function describeRuns(app: OpenAPIHono<DispatcherApp>): void {
+  const record = { description: "The run", content: { "application/json": { schema: RunRecord } } };
   describe(
     app,
     createRoute({
       method: "post",
       path: "/v1/agents/{agent}/runs",
-      summary: "Run the agent's active version and wait for its output",
+      summary: "Run the agent's active version (sync, stream or async)",
       security: bearerSecurity,
-      request: { params: AgentParam, body: { required: true, content: { "application/json": { schema: RunRequest } } } },
+      request: { params: AgentParam, headers: IdempotencyHeader, body: { required: true, content: { "application/json": { schema: RunRequest } } } },
       responses: {
-        200: { description: "The finished run (succeeded, failed or timed_out)", content: { "application/json": { schema: RunResult } } },
-        ...problems(400, 401, 403, 404, 413, 415, 429, 503),
+        200: {
+          description: "sync: the finished run. stream: text/event-stream of its events.",
+          content: { "application/json": { schema: RunResult }, "text/event-stream": { schema: z.string() } },
+        },
+        202: { description: "async: queued", content: { "application/json": { schema: RunQueued } } },
+        ...problems(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
       },
     }),
     createRoute({
       method: "get",
-      path: "/v1/runs/{runId}",
-      summary: "A run record",
+      path: "/v1/runs",
+      summary: "Runs, newest first",
       security: bearerSecurity,
-      request: { params: RunIdParam },
-      responses: { 200: { description: "The run", content: { "application/json": { schema: RunRecord } } }, ...problems(401, 403, 404) },
+      request: { query: ListQuery },
+      responses: { 200: { description: "A page", content: { "application/json": { schema: RunList } } }, ...problems(400, 401, 403) },
     }),
+    createRoute({ method: "get", path: "/v1/runs/{runId}", summary: "A run record", security: bearerSecurity, request: { params: RunIdParam }, responses: { 200: record, ...problems(401, 403, 404) } }),
     createRoute({
       method: "get",
       path: "/v1/runs/{runId}/result",
@@ -108,6 +259,29 @@ export function describeRuns(app: OpenAPIHono<DispatcherApp>): void {
       security: bearerSecurity,
       request: { params: RunIdParam },
       responses: { 200: { description: "The output JSON, as stored at results/<runId>/output.json" }, ...problems(401, 403, 404) },
+    }),
+    createRoute({
+      method: "get",
+      path: "/v1/runs/{runId}/events",
+      summary: "The run's stored event log (catch up after a lost stream)",
+      security: bearerSecurity,
+      request: { params: RunIdParam, query: EventsQuery },
+      responses: { 200: { description: "Events in order", content: { "application/json": { schema: RunEvents } } }, ...problems(400, 401, 403, 404) },
+    }),
+    createRoute({
+      method: "post",
+      path: "/v1/runs/{runId}/cancel",
+      summary: "Cancel a queued or running run",
+      security: bearerSecurity,
+      request: { params: RunIdParam },
+      responses: { 200: record, ...problems(401, 403, 404, 409) },
+    }),
+    createRoute({
+      method: "get",
+      path: "/v1/webhook-secret",
+      summary: "The secret that signs this tenant's webhooks (HMAC-SHA256)",
+      security: bearerSecurity,
+      responses: { 200: { description: "The secret", content: { "application/json": { schema: z.object({ secret: z.string() }) } } }, ...problems(401, 403) },
     }),
   );
 }

@@ -109,7 +109,8 @@ export async function executeRun(
   ]);
   const run = (await d.select().from(runs).where(eq(runs.id, runId)).get())!;
   const terminal = run.status === "succeeded" ? "run.completed" : "run.failed";
-  emit(terminal, { id: runId, status: run.status, ...(run.error ? { error: run.error } : {}) });
+  // Logged here; the live observer gets the whole run from the caller, output included.
+  log.add(terminal, { id: runId, status: run.status, ...(run.error ? { error: run.error } : {}) });
   await log.flush();
   return { run, output: run.status === "succeeded" ? (outcome.output ?? null) : null };
 }

@@ -12,6 +12,7 @@ export function runView(run: Run): z.infer<typeof RunRecord> {
     version: run.version,
     status: run.status,
     ...(run.error !== null ? { error: run.error } : {}),
+    ...(run.endUser !== null ? { endUser: run.endUser } : {}),
     createdAt: iso(run.createdAt)!,
     finishedAt: iso(run.finishedAt),
     usage: {
