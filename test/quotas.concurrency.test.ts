@@ -84,13 +84,29 @@ describe("quotas: exact under concurrency", () => {
   it("fails closed: with quota state unreachable nothing is dispatched (503 + Retry-After)", async () => {
     const t = await newTenant();
     await upload(t, "agent", VERSIONED(1));
+    await cp(`/admin/tenants/${t.id}`, patch({ quotas: { runsPerMonth: 100 } }));
     const res = await exports.default.fetch(
       new Request(`http://${DISPATCHER_NO_QUOTA_HOST}/v1/agents/agent/runs`, json({ input: 1 }, bearer(t.key))),
     );
     await expectProblem(res, 503, "unavailable");
     expect(res.headers.get("retry-after")).toBe("1");
     expect(await runCount(t.id)).toBe(0);
-    // Tenants without a requestsPerMinute quota do not need the quota state for other calls.
+  });
+
+  it("tenants without admission quotas never wait on the quota state", async () => {
+    const t = await newTenant();
+    await upload(t, "agent", VERSIONED(1));
+    const res = await exports.default.fetch(new Request(`http://${DISPATCHER_NO_QUOTA_HOST}/v1/agents/agent/runs`, json({ input: 1 }, bearer(t.key))));
+    expect(res.status).toBe(200);
     expect((await exports.default.fetch(new Request(`http://${DISPATCHER_NO_QUOTA_HOST}/v1/context?prefix=`, { headers: bearer(t.key) }))).status).toBe(200);
+  });
+
+  it("a quota set mid-month counts the runs already made this month", async () => {
+    const t = await newTenant();
+    await upload(t, "agent", VERSIONED(1));
+    for (let i = 0; i < 3; i++) expect((await run(t, "agent")).status).toBe("succeeded");
+    await cp(`/admin/tenants/${t.id}`, patch({ quotas: { runsPerMonth: 4 } }));
+    expect((await run(t, "agent")).status).toBe("succeeded");
+    await expectProblem(await dp("/v1/agents/agent/runs", json({ input: 1 }, bearer(t.key))), 429, "quota-runs-per-month");
   });
 });

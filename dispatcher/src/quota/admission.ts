@@ -43,21 +43,33 @@ async function decide(env: DispatcherEnv, tenantId: string, ask: () => Promise<D
   }
 }
 
-/** Admits a run atomically against every run quota; the lease outlives the run's time budget. */
-export function admitRun(env: DispatcherEnv, principal: Admittee, runId: string, leaseMs: number): Promise<void> {
-  return decide(env, principal.tenantId, () => stub(env, principal.tenantId).admit(limitsOf(principal), { id: runId, leaseMs }));
+/** True when any admission quota applies: only then is the tenant's quota object consulted. */
+export function hasAdmissionQuota(principal: Admittee): boolean {
+  const l = limitsOf(principal);
+  return l.requestsPerMinute != null || l.concurrentRuns != null || l.runsPerMonth != null || l.llmTokensPerMonth != null;
+}
+
+/**
+ * Admits a run atomically against every run quota; the lease outlives the run's time budget.
+ * Returns whether the run was tracked (and so must be released). Tenants without admission
+ * quotas skip the round trip: the run record alone accounts for them.
+ */
+export async function admitRun(env: DispatcherEnv, principal: Admittee, runId: string, leaseMs: number): Promise<boolean> {
+  if (!hasAdmissionQuota(principal)) return false;
+  await decide(env, principal.tenantId, () => stub(env, principal.tenantId).admit(principal.tenantId, limitsOf(principal), { id: runId, leaseMs }));
+  return true;
 }
 
 /** Counts a non-run request against `requestsPerMinute` — only tenants with that quota pay the call. */
 export async function admitRequest(env: DispatcherEnv, principal: Admittee): Promise<void> {
   if (principal.quotas.requestsPerMinute === null) return;
-  await decide(env, principal.tenantId, () => stub(env, principal.tenantId).admit({ requestsPerMinute: principal.quotas.requestsPerMinute }));
+  await decide(env, principal.tenantId, () => stub(env, principal.tenantId).admit(principal.tenantId, { requestsPerMinute: principal.quotas.requestsPerMinute }));
 }
 
 /** Frees the run's slot and charges its tokens; if this fails the lease lapses on its own. */
 export async function releaseRun(env: DispatcherEnv, tenantId: string, runId: string, tokens: number): Promise<void> {
   try {
-    await stub(env, tenantId).release(runId, tokens);
+    await stub(env, tenantId).release(tenantId, runId, tokens);
   } catch (err) {
     console.error(JSON.stringify({ level: "error", event: "quota-release-failed", tenantId, runId, error: String(err) }));
   }

@@ -61,14 +61,15 @@ agentRuns.post("/:agent/runs", async (c) => {
   }
   try {
     if (body.mode === "async") return await enqueue(c, principal, agent, runId, body.input, body.webhook?.url ?? null);
-    await admitRun(c.env, principal, runId, leaseMs(c.env));
+    const tracked = await admitRun(c.env, principal, runId, leaseMs(c.env));
     const target = await startRun(c.env.DB, { id: runId, tenantId: principal.tenantId, agent, endUser: principal.subject });
     if (!target) {
-      await releaseRun(c.env, principal.tenantId, runId, 0);
+      if (tracked) await releaseRun(c.env, principal.tenantId, runId, 0);
       throw new ProblemError("not-found", `No agent named "${agent}".`);
     }
-    if (body.mode === "stream") return stream(c, principal, target, runId, body.input);
-    const { run, output } = await runAdmitted(c.env, c.var.runtime, principal.quotas, target, runId, body.input);
+    const admission = { quotas: principal.quotas, tracked };
+    if (body.mode === "stream") return stream(c, admission, target, runId, body.input);
+    const { run, output } = await runAdmitted(c.env, c.var.runtime, admission, target, runId, body.input);
     return c.json({ ...runView(run), output }, 200);
   } catch (err) {
     // A request that never became a run gives its key back, so a retry can start one.
@@ -98,7 +99,7 @@ const sse = (event: string, data: unknown, id?: number) =>
  * `tool.call`, `tool.result`, …) and finally `run.completed` or `run.failed` with the whole run.
  * The run lives as long as the connection: closing it cancels the run.
  */
-function stream(c: Ctx, principal: TenantPrincipal, target: Parameters<typeof runAdmitted>[3], runId: string, input: unknown): Response {
+function stream(c: Ctx, admission: Parameters<typeof runAdmitted>[2], target: Parameters<typeof runAdmitted>[3], runId: string, input: unknown): Response {
   const closed = new AbortController();
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let seq = 0;
@@ -118,7 +119,7 @@ function stream(c: Ctx, principal: TenantPrincipal, target: Parameters<typeof ru
       closed.abort();
     },
   });
-  const work = runAdmitted(c.env, c.var.runtime, principal.quotas, target, runId, input, { onEvent: send, signal: closed.signal })
+  const work = runAdmitted(c.env, c.var.runtime, admission, target, runId, input, { onEvent: send, signal: closed.signal })
     .then(({ run, output }) => send(run.status === "succeeded" ? "run.completed" : "run.failed", { ...runView(run), output }))
     .catch((err) => send("run.failed", { id: runId, status: "failed", error: String(err) }))
     .finally(() => {

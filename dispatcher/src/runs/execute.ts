@@ -1,11 +1,10 @@
-import { eq } from "drizzle-orm";
-import { db } from "../../../core/db/client";
-import { runs, type Run, type RunStatus } from "../../../core/db/schema";
+import type { Run, RunStatus } from "../../../core/db/schema";
 import { intSetting, type DispatcherEnv } from "../../../core/env";
 import { RUN_HEADER, type HarnessFrame } from "../../../core/scripts/harness";
 import { resultKey } from "../../../core/storage/keys";
 import type { AgentTarget, RunLimits, TenantRuntime } from "../runtime/types";
 import { EventLog } from "./events";
+import { runFromRow, type RunRow } from "./record";
 
 /** The agent's JSON response becomes the run's output; larger outputs belong in `results/`. */
 export const MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
@@ -99,19 +98,28 @@ export async function executeRun(
     await env.BUCKET.put(resultKey(target.tenantId, runId, ["output.json"]), body, { httpMetadata: { contentType: "application/json" } });
   }
   const finishedAt = Date.now();
-  const d = db(env.DB);
-  // A run cancelled through the API is already closed; only its wall time is added here.
-  await env.DB.batch([
-    env.DB.prepare(
-      "UPDATE runs SET status = ?, error = ?, finished_at = ?, output_bytes = ? WHERE id = ? AND status IN ('running', 'queued')",
-    ).bind(outcome.status, outcome.error ?? null, finishedAt, outputBytes, runId),
-    env.DB.prepare("UPDATE runs SET wall_ms = ? WHERE id = ?").bind(finishedAt - startedAt, runId),
-  ]);
-  const run = (await d.select().from(runs).where(eq(runs.id, runId)).get())!;
-  const terminal = run.status === "succeeded" ? "run.completed" : "run.failed";
-  // Logged here; the live observer gets the whole run from the caller, output included.
-  log.add(terminal, { id: runId, status: run.status, ...(run.error ? { error: run.error } : {}) });
   await log.flush();
+  // One round trip closes the record and logs its end. A run already cancelled through the API
+  // keeps its status (SET expressions see the old row); only its wall time is added.
+  const [closed] = await env.DB.batch<RunRow>([
+    env.DB.prepare(
+      `UPDATE runs SET
+         status = CASE WHEN status IN ('running', 'queued') THEN ?1 ELSE status END,
+         error = CASE WHEN status IN ('running', 'queued') THEN ?2 ELSE error END,
+         finished_at = CASE WHEN status IN ('running', 'queued') THEN ?3 ELSE finished_at END,
+         output_bytes = CASE WHEN status IN ('running', 'queued') THEN ?4 ELSE output_bytes END,
+         wall_ms = ?5
+       WHERE id = ?6 RETURNING *`,
+    ).bind(outcome.status, outcome.error ?? null, finishedAt, outputBytes, finishedAt - startedAt, runId),
+    env.DB.prepare(
+      `INSERT INTO run_events (run_id, seq, at, type, data)
+       SELECT r.id, COALESCE((SELECT MAX(seq) FROM run_events WHERE run_id = r.id), 0) + 1, ?2,
+              CASE WHEN r.status = 'succeeded' THEN 'run.completed' ELSE 'run.failed' END,
+              json_object('id', r.id, 'status', r.status, 'error', r.error)
+       FROM runs r WHERE r.id = ?1`,
+    ).bind(runId, finishedAt),
+  ]);
+  const run = runFromRow(closed!.results[0]!);
   return { run, output: run.status === "succeeded" ? (outcome.output ?? null) : null };
 }
 

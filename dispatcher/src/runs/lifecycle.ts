@@ -18,11 +18,11 @@ export function limitsFor(quotas: TenantPrincipal["quotas"]): RunLimits {
   };
 }
 
-/** Executes an admitted, recorded run and always gives its quota slot back, with the tokens it used. */
+/** Executes an admitted, recorded run and, if admission tracked it, gives its slot back with the tokens it used. */
 export async function runAdmitted(
   env: DispatcherEnv,
   runtime: TenantRuntime,
-  quotas: TenantPrincipal["quotas"],
+  admission: { quotas: TenantPrincipal["quotas"]; tracked: boolean },
   target: AgentTarget,
   runId: string,
   input: unknown,
@@ -30,10 +30,10 @@ export async function runAdmitted(
 ): Promise<{ run: Run; output: unknown }> {
   let tokens = 0;
   try {
-    const result = await executeRun(env, runtime, target, runId, input, limitsFor(quotas), observer);
+    const result = await executeRun(env, runtime, target, runId, input, limitsFor(admission.quotas), observer);
     tokens = result.run.inputTokens + result.run.outputTokens;
     return result;
   } finally {
-    await releaseRun(env, target.tenantId, runId, tokens);
+    if (admission.tracked) await releaseRun(env, target.tenantId, runId, tokens);
   }
 }

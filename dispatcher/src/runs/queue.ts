@@ -64,8 +64,9 @@ async function consumeRun(env: DispatcherEnv, runtime: TenantRuntime, message: M
     return message.ack();
   }
   const quotas = parseQuotas(row.tenant_quotas);
+  let tracked: boolean;
   try {
-    await admitRun(env, { tenantId: row.tenant_id, quotas: { ...quotas, requestsPerMinute: null } }, runId, leaseMs(env));
+    tracked = await admitRun(env, { tenantId: row.tenant_id, quotas: { ...quotas, requestsPerMinute: null } }, runId, leaseMs(env));
   } catch (err) {
     if (err instanceof ProblemError && err.slug === "quota-concurrent-runs") {
       // Waiting for a free slot is the queue's job, not a failure.
@@ -80,7 +81,7 @@ async function consumeRun(env: DispatcherEnv, runtime: TenantRuntime, message: M
   }
   const started = await env.DB.prepare("UPDATE runs SET status = 'running' WHERE id = ? AND status = 'queued' RETURNING id").bind(runId).first("id");
   if (!started) {
-    await releaseRun(env, row.tenant_id, runId, 0);
+    if (tracked) await releaseRun(env, row.tenant_id, runId, 0);
     return message.ack();
   }
   await appendRunEvent(env.DB, row.tenant_id, runId, "run.started", { id: runId, agent: row.agent, version: row.version });
@@ -97,7 +98,7 @@ async function consumeRun(env: DispatcherEnv, runtime: TenantRuntime, message: M
   try {
     const stored = await env.BUCKET.get(resultKey(row.tenant_id, runId, ["input.json"]));
     input = stored ? await stored.json() : null;
-    await runAdmitted(env, runtime, quotas, target, runId, input);
+    await runAdmitted(env, runtime, { quotas, tracked }, target, runId, input);
   } catch (err) {
     // The platform failed before the run could end: put it back in the queue and try again.
     await env.DB.prepare("UPDATE runs SET status = 'queued' WHERE id = ? AND status = 'running'").bind(runId).run();

@@ -29,3 +29,53 @@ export function runView(run: Run): z.infer<typeof RunRecord> {
     },
   };
 }
+
+/** A `runs` row as raw SQL returns it (snake_case columns). */
+export interface RunRow {
+  id: string;
+  tenant_id: string;
+  agent: string;
+  version: number;
+  status: Run["status"];
+  error: string | null;
+  created_at: number;
+  finished_at: number | null;
+  wall_ms: number | null;
+  cpu_ms: number | null;
+  llm_calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  storage_reads: number;
+  storage_writes: number;
+  bytes_read: number;
+  bytes_written: number;
+  output_bytes: number | null;
+  subrequests: number;
+  end_user: string | null;
+}
+
+/** Maps a raw row (hot paths skip the query builder) to the schema's camelCase shape. */
+export function runFromRow(r: RunRow): Run {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    agent: r.agent,
+    version: r.version,
+    status: r.status,
+    error: r.error,
+    createdAt: r.created_at,
+    finishedAt: r.finished_at,
+    wallMs: r.wall_ms,
+    cpuMs: r.cpu_ms,
+    llmCalls: r.llm_calls,
+    inputTokens: r.input_tokens,
+    outputTokens: r.output_tokens,
+    storageReads: r.storage_reads,
+    storageWrites: r.storage_writes,
+    bytesRead: r.bytes_read,
+    bytesWritten: r.bytes_written,
+    outputBytes: r.output_bytes,
+    subrequests: r.subrequests,
+    endUser: r.end_user,
+  };
+}
