@@ -37,7 +37,7 @@ export interface DispatcherEnv extends PlatformEnv {
   RUNS: Queue<RunMessage>;
   /** `true` lets webhooks target private and loopback addresses (local development only). */
   WEBHOOK_ALLOW_PRIVATE?: string;
-  /** `builtin` (default) or `openai` for any OpenAI-compatible chat completions endpoint. */
+  /** `builtin` (default), `openai` (any OpenAI-compatible chat completions endpoint) or `anthropic` (Messages API). */
   LLM_PROVIDER?: string;
   LLM_BASE_URL?: string;
   LLM_API_KEY?: string;

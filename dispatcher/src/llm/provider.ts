@@ -1,4 +1,5 @@
 import type { DispatcherEnv } from "../../../core/env";
+import { AnthropicProvider } from "./anthropic";
 import { BuiltinProvider } from "./builtin";
 import { OpenAICompatibleProvider } from "./openai";
 import type { ChatProvider } from "./types";
@@ -13,5 +14,9 @@ export function chatProvider(env: DispatcherEnv): ChatProvider {
     }
     return new OpenAICompatibleProvider({ baseURL: env.LLM_BASE_URL, apiKey: env.LLM_API_KEY }, env.LLM_MODEL);
   }
-  throw new Error(`unknown LLM_PROVIDER "${kind}" (expected builtin or openai)`);
+  if (kind === "anthropic") {
+    if (!env.LLM_API_KEY || !env.LLM_MODEL) throw new Error("LLM_PROVIDER=anthropic needs LLM_API_KEY and LLM_MODEL");
+    return new AnthropicProvider({ apiKey: env.LLM_API_KEY, ...(env.LLM_BASE_URL ? { baseURL: env.LLM_BASE_URL } : {}) }, env.LLM_MODEL);
+  }
+  throw new Error(`unknown LLM_PROVIDER "${kind}" (expected builtin, openai or anthropic)`);
 }
