@@ -23,6 +23,8 @@ export default defineConfig(async () => {
             MAX_SCRIPT_BYTES: String(64 * 1024),
             MAX_CONTEXT_BYTES: String(64 * 1024),
             EXAMPLE_AGENT: inject("exampleAgent"),
+            RESEARCH_AGENT: inject("researchAgent"),
+            SANDBOX_AGENT: inject("sandboxAgent"),
           },
         },
       })),

@@ -19,7 +19,10 @@ export async function bundleAgent(entry) {
     conditions: ["workerd", "worker", "browser"],
     mainFields: ["module", "main"],
     write: false,
-    minify: false,
+    // Minified: a tenant's scripts count against its `scriptBytes` quota, and zod's JSON Schema
+    // generator (pulled in by tools) is most of an agent's size. Errors keep their names: the
+    // SDK's error classes set `name` explicitly.
+    minify: true,
     legalComments: "none",
     logLevel: "silent",
   });

@@ -10,6 +10,10 @@ declare global {
       TEST_MIGRATIONS: D1Migration[];
       /** The example agent, bundled by test/global-setup.ts. */
       EXAMPLE_AGENT: string;
+      /** tenant-template/examples/research.ts, bundled by test/global-setup.ts. */
+      RESEARCH_AGENT: string;
+      /** tenant-template/examples/sandbox.ts (remote tools on the fake Fly Machines API), bundled likewise. */
+      SANDBOX_AGENT: string;
     }
   }
 }

@@ -2,13 +2,17 @@ import type { TestProject } from "vitest/node";
 // @ts-expect-error -- a plain .mjs build script without type declarations
 import { bundleAgent } from "../tenant-template/build.mjs";
 
-/** Builds the example agent with the same esbuild step as `npm run agent:build`, in Node, once. */
+/** Builds the example agents with the same esbuild step as `npm run agent:build`, in Node, once. */
 export default async function setup(project: TestProject): Promise<void> {
   project.provide("exampleAgent", (await bundleAgent("tenant-template/examples/summarize.ts")) as string);
+  project.provide("researchAgent", (await bundleAgent("tenant-template/examples/research.ts")) as string);
+  project.provide("sandboxAgent", (await bundleAgent("tenant-template/examples/sandbox.ts")) as string);
 }
 
 declare module "vitest" {
   export interface ProvidedContext {
     exampleAgent: string;
+    researchAgent: string;
+    sandboxAgent: string;
   }
 }

@@ -1,6 +1,7 @@
 // Miniflare's outbound service for the test runtime: every fetch() leaving the Workers lands here,
 // and is answered by the fake for its host. Nothing reaches a network.
 import { fakeCloudflare } from "./cloudflare-api.ts";
+import { fakeFlyMachines } from "./fly-machines.ts";
 import { fakeAnthropic } from "./anthropic.ts";
 import { fakeOpenAI } from "./openai.ts";
 import { webhookReceiver } from "./webhooks.ts";
@@ -10,6 +11,7 @@ export function outbound(request: Request): Promise<Response> | Response {
   if (host === "llm.test") return fakeOpenAI(request);
   if (host === "anthropic.test") return fakeAnthropic(request);
   if (host === "api.cloudflare.com") return fakeCloudflare(request);
+  if (host === "api.machines.dev") return fakeFlyMachines(request);
   if (host === "hooks.example.test") return webhookReceiver(request);
   // A public API a tenant may allowlist: it echoes what reached it, so tests see what egress forwarded.
   if (host === "api.example.test" || host.endsWith(".example.test")) {
