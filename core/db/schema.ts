@@ -97,6 +97,8 @@ export const runs = sqliteTable(
     subrequests: integer("subrequests").notNull().default(0),
     /** The end user (`sub` of a tenant-signed JWT) the run was made for, if any. */
     endUser: text("end_user"),
+    /** Tokens per model: JSON `{"<model>": {"input": n, "output": n}}`, kept by the LLM binding. */
+    modelUsage: text("model_usage").notNull().default("{}"),
   },
   (t) => [index("runs_tenant_created").on(t.tenantId, t.createdAt), index("runs_tenant_id").on(t.tenantId, t.id)],
 );
@@ -174,6 +176,61 @@ export const idempotencyKeys = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.key] })],
+);
+
+/**
+ * The usage ledger: one row per run, written in the same transaction that closes the run —
+ * whether it succeeded, failed, timed out or was cancelled. Billing reads only this.
+ */
+export const usage = sqliteTable(
+  "usage",
+  {
+    runId: text("run_id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    agent: text("agent").notNull(),
+    version: integer("version").notNull(),
+    status: text("status").notNull(),
+    /** UTC day (YYYY-MM-DD) and hour (0–23) the run was admitted in: the periods it is billed to. */
+    day: text("day").notNull(),
+    hour: integer("hour").notNull(),
+    requests: integer("requests").notNull(),
+    wallMs: integer("wall_ms").notNull(),
+    /** Null: not measured (the local runtime reports no CPU time; production fills it from tail events). */
+    cpuMs: integer("cpu_ms"),
+    subrequests: integer("subrequests").notNull(),
+    inputTokens: integer("input_tokens").notNull(),
+    outputTokens: integer("output_tokens").notNull(),
+    modelUsage: text("model_usage").notNull(),
+    storageReads: integer("storage_reads").notNull(),
+    storageWrites: integer("storage_writes").notNull(),
+    bytesRead: integer("bytes_read").notNull(),
+    bytesWritten: integer("bytes_written").notNull(),
+    recordedAt: integer("recorded_at").notNull(),
+  },
+  (t) => [index("usage_tenant_day").on(t.tenantId, t.day), index("usage_day").on(t.day)],
+);
+
+/** Per-tenant daily totals of the ledger, maintained in the same transaction as each row. */
+export const usageDaily = sqliteTable(
+  "usage_daily",
+  {
+    tenantId: text("tenant_id").notNull(),
+    day: text("day").notNull(),
+    runs: integer("runs").notNull(),
+    failures: integer("failures").notNull(),
+    wallMs: integer("wall_ms").notNull(),
+    cpuMs: integer("cpu_ms").notNull(),
+    /** Runs whose CPU time is known; `cpu_ms` covers only these. */
+    cpuMeasuredRuns: integer("cpu_measured_runs").notNull(),
+    subrequests: integer("subrequests").notNull(),
+    inputTokens: integer("input_tokens").notNull(),
+    outputTokens: integer("output_tokens").notNull(),
+    storageReads: integer("storage_reads").notNull(),
+    storageWrites: integer("storage_writes").notNull(),
+    bytesRead: integer("bytes_read").notNull(),
+    bytesWritten: integer("bytes_written").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.day] })],
 );
 
 export type Tenant = typeof tenants.$inferSelect;

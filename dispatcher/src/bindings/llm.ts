@@ -51,6 +51,7 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
 
   private charge(runId: string, result: ChatResult): Promise<void> {
     return addUsage(this.env.DB, this.ctx.props.tenantId, runId, {
+      model: result.model,
       llmCalls: 1,
       inputTokens: result.usage.inputTokens,
       outputTokens: result.usage.outputTokens,

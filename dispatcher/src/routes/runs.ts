@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { and, desc, eq, gt, lt } from "drizzle-orm";
 import { requireTenant } from "../../../core/auth/middleware";
+import { ledgerStatements } from "../../../core/billing/ledger";
 import type { TenantPrincipal } from "../../../core/auth/tenant-auth";
 import { db } from "../../../core/db/client";
 import { runEvents, runs, type Run } from "../../../core/db/schema";
@@ -212,6 +213,9 @@ runRecords.post("/:runId/cancel", async (c) => {
     .first<string>("id");
   if (!cancelled) throw new ProblemError("conflict", `Run ${run.id} has already ended (status: ${run.status}).`);
   await appendRunEvent(c.env.DB, run.tenantId, run.id, "run.cancelled", { by: c.var.tenant.keyId });
+  // A queued run never reaches an executor, so its (empty) usage row is written here; a running
+  // one gets its row from the executor when it stops.
+  if (run.status === "queued") await c.env.DB.batch(ledgerStatements(c.env.DB, run.id));
   return c.json(runView((await db(c.env.DB).select().from(runs).where(eq(runs.id, run.id)).get())!));
 });
 

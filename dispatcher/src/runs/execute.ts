@@ -3,6 +3,7 @@ import { intSetting, type DispatcherEnv } from "../../../core/env";
 import { RUN_HEADER, type HarnessFrame } from "../../../core/scripts/harness";
 import { resultKey } from "../../../core/storage/keys";
 import type { AgentTarget, RunLimits, TenantRuntime } from "../runtime/types";
+import { ledgerStatements } from "../../../core/billing/ledger";
 import { EventLog } from "./events";
 import { runFromRow, type RunRow } from "./record";
 
@@ -118,6 +119,8 @@ export async function executeRun(
               json_object('id', r.id, 'status', r.status, 'error', r.error)
        FROM runs r WHERE r.id = ?1`,
     ).bind(runId, finishedAt),
+    // The run's usage row and its day's rollup, in the same transaction.
+    ...ledgerStatements(env.DB, runId, finishedAt),
   ]);
   const run = runFromRow(closed!.results[0]!);
   return { run, output: run.status === "succeeded" ? (outcome.output ?? null) : null };

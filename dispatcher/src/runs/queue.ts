@@ -1,4 +1,5 @@
 import { eq } from "drizzle-orm";
+import { ledgerStatements } from "../../../core/billing/ledger";
 import { db } from "../../../core/db/client";
 import { runs, type Run } from "../../../core/db/schema";
 import type { DispatcherEnv, RunMessage } from "../../../core/env";
@@ -40,7 +41,10 @@ export async function consumeRuns(batch: MessageBatch<RunMessage>, env: Dispatch
 }
 
 async function close(env: DispatcherEnv, run: Run, error: string): Promise<void> {
-  await env.DB.prepare("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'queued'").bind(error, Date.now(), run.id).run();
+  await env.DB.batch([
+    env.DB.prepare("UPDATE runs SET status = 'failed', error = ?, finished_at = ?, wall_ms = 0 WHERE id = ? AND status = 'queued'").bind(error, Date.now(), run.id),
+    ...ledgerStatements(env.DB, run.id),
+  ]);
   await appendRunEvent(env.DB, run.tenantId, run.id, "run.failed", { id: run.id, status: "failed", error });
 }
 

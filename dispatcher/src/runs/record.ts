@@ -52,6 +52,7 @@ export interface RunRow {
   output_bytes: number | null;
   subrequests: number;
   end_user: string | null;
+  model_usage: string;
 }
 
 /** Maps a raw row (hot paths skip the query builder) to the schema's camelCase shape. */
@@ -77,5 +78,6 @@ export function runFromRow(r: RunRow): Run {
     outputBytes: r.output_bytes,
     subrequests: r.subrequests,
     endUser: r.end_user,
+    modelUsage: r.model_usage,
   };
 }

@@ -3,6 +3,8 @@ import { db } from "../../../core/db/client";
 import { runs } from "../../../core/db/schema";
 
 export interface UsageDelta {
+  /** The model the tokens below were used with (kept per model for billing). */
+  model?: string;
   llmCalls?: number;
   inputTokens?: number;
   outputTokens?: number;
@@ -28,6 +30,15 @@ export async function addUsage(d1: D1Database, tenantId: string, runId: string, 
       storageWrites: sql`${runs.storageWrites} + ${delta.storageWrites ?? 0}`,
       bytesRead: sql`${runs.bytesRead} + ${delta.bytesRead ?? 0}`,
       bytesWritten: sql`${runs.bytesWritten} + ${delta.bytesWritten ?? 0}`,
+      ...(delta.model !== undefined ? { modelUsage: modelUsageSql(delta.model, delta.inputTokens ?? 0, delta.outputTokens ?? 0) } : {}),
     })
     .where(and(eq(runs.id, runId), eq(runs.tenantId, tenantId), inArray(runs.status, ["running", "cancelled", "timed_out"])));
+}
+
+/** Adds tokens to one model's entry of the run's `model_usage` JSON, in SQL (atomic with the rest). */
+function modelUsageSql(model: string, input: number, output: number) {
+  const path = `$."${model.replace(/["\\]/g, "_").slice(0, 200)}"`;
+  return sql`json_set(${runs.modelUsage}, ${path}, json_object(
+    'input', COALESCE(json_extract(${runs.modelUsage}, ${path} || '.input'), 0) + ${input},
+    'output', COALESCE(json_extract(${runs.modelUsage}, ${path} || '.output'), 0) + ${output}))`;
 }
