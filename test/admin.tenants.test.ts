@@ -33,7 +33,7 @@ describe("admin: tenants", () => {
     const t = await newTenant();
     const got = await (await cp(`/admin/tenants/${t.id}`, { headers: ADMIN })).json<TenantBody>();
     expect(Object.keys(got.quotas).sort()).toEqual(
-      ["concurrentRuns", "cpuMsPerRun", "llmTokensPerMonth", "requestsPerMinute", "runsPerMonth", "scriptBytes", "storageBytes", "subrequestsPerRun"],
+      ["concurrentRuns", "cpuMsPerRun", "llmTokensPerMonth", "monthlySpendCapUsd", "requestsPerMinute", "runsPerMonth", "scriptBytes", "storageBytes", "subrequestsPerRun"],
     );
     expect(Object.values(got.quotas).every((v) => v === null)).toBe(true);
 
