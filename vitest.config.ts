@@ -1,6 +1,6 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { TEST_ADMIN_TOKEN, TEST_SECRETS_KEY } from "./test/constants.ts";
+import { TEST_ADMIN_TOKEN, TEST_PRICE_BOOK, TEST_SECRETS_KEY } from "./test/constants.ts";
 import { outbound } from "./test/fakes/outbound.ts";
 
 export default defineConfig(async () => {
@@ -19,6 +19,7 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             ADMIN_TOKEN: TEST_ADMIN_TOKEN,
             SECRETS_KEY: TEST_SECRETS_KEY,
+            PRICE_BOOK: JSON.stringify(TEST_PRICE_BOOK),
             RUN_TIMEOUT_MS: "3000",
             MAX_SCRIPT_BYTES: String(64 * 1024),
             MAX_CONTEXT_BYTES: String(64 * 1024),

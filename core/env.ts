@@ -6,6 +6,10 @@ export interface PlatformEnv {
   SECRETS_KEY?: string;
   /** The `aud` end-user JWTs must carry (default `isoplane`). */
   JWT_AUDIENCE?: string;
+  /** What tenants are charged (JSON, see core/billing/prices.ts); an example default applies. */
+  PRICE_BOOK?: string;
+  /** What the platform pays (JSON); defaults to Workers for Platforms' list price. */
+  PLATFORM_COSTS?: string;
 }
 
 export interface ControlPlaneEnv extends PlatformEnv {

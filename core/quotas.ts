@@ -16,6 +16,8 @@ export const Quotas = z
     subrequestsPerRun: limit,
     scriptBytes: limit,
     storageBytes: limit,
+    /** USD per calendar month (UTC), priced with the PRICE_BOOK; new runs stop and model streams are cut at it. */
+    monthlySpendCapUsd: z.number().min(0).max(1e9).nullable().optional(),
   })
   .openapi("Quotas");
 export type Quotas = z.infer<typeof Quotas>;

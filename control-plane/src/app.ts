@@ -6,6 +6,7 @@ import type { Publisher } from "./publisher/types";
 import { agentRoutes, describeAgents } from "./routes/agents";
 import { adminAudit, describeAudit } from "./routes/audit";
 import { authRoutes, describeAuth } from "./routes/auth";
+import { adminBilling, describeBilling } from "./routes/billing";
 import { describeSecrets } from "./routes/secrets";
 import { adminTenants, describeTenants } from "./routes/tenants";
 
@@ -21,6 +22,7 @@ export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Pu
   app.get("/", (c) => c.json({ service: "isoplane-control-plane", openapi: "/openapi.json" }));
   app.route("/admin/tenants", adminTenants);
   app.route("/admin/audit", adminAudit);
+  app.route("/admin", adminBilling);
   app.route("/v1/agents", agentRoutes);
   app.route("/v1/auth", authRoutes);
   describeTenants(app);
@@ -28,6 +30,7 @@ export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Pu
   describeAgents(app);
   describeSecrets(app);
   describeAuth(app);
+  describeBilling(app);
   serveOpenApi(app, "Isoplane control plane", "Tenants, keys, quotas and audit (admin token); agents, versions and secrets (tenant keys).");
   return app;
 }

@@ -1,4 +1,5 @@
 import { z, type OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
+import { DOCS_HTML } from "./docs";
 
 export const Problem = z
   .object({
@@ -31,4 +32,5 @@ export function describe<A extends OpenAPIHono<any, any, any>>(app: A, ...routes
 export function serveOpenApi<A extends OpenAPIHono<any, any, any>>(app: A, title: string, description: string): void {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", { openapi: "3.1.0", info: { title, version: "0.1.0", description } });
+  app.get("/docs", (c) => c.html(DOCS_HTML));
 }

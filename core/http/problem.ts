@@ -25,6 +25,7 @@ export const PROBLEMS = {
   "quota-concurrent-runs": { status: 429, title: "The tenant's concurrentRuns quota is used up" },
   "quota-runs-per-month": { status: 429, title: "The tenant's runsPerMonth quota is used up" },
   "quota-llm-tokens-per-month": { status: 429, title: "The tenant's llmTokensPerMonth quota is used up" },
+  "quota-spend-cap": { status: 429, title: "The tenant's monthly spend cap is reached" },
   "unsupported-media-type": { status: 415, title: "Unsupported content type" },
   "internal-error": { status: 500, title: "Internal error" },
   "publish-failed": { status: 502, title: "Publishing to the runtime failed" },

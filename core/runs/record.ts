@@ -1,6 +1,6 @@
 import type { z } from "@hono/zod-openapi";
-import type { Run } from "../../../core/db/schema";
-import type { RunRecord } from "../schemas";
+import type { Run } from "../db/schema";
+import type { RunRecord } from "./schemas";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 

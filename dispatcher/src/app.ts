@@ -5,6 +5,7 @@ import type { DispatcherApp } from "./context";
 import { context, describeContext } from "./routes/context";
 import { agentRuns, describeRuns, runRecords, webhookRoutes } from "./routes/runs";
 import type { TenantRuntime } from "./runtime/types";
+import { describeUsage, usageRoutes } from "./routes/usage";
 
 /** The dispatcher's HTTP surface; the runtime that hosts tenant code is chosen by the caller. */
 export function createApp(runtimeFor: (env: DispatcherApp["Bindings"], ctx: ExecutionContext) => TenantRuntime) {
@@ -21,8 +22,10 @@ export function createApp(runtimeFor: (env: DispatcherApp["Bindings"], ctx: Exec
   app.route("/v1/agents", agentRuns);
   app.route("/v1/runs", runRecords);
   app.route("/v1/webhook-secret", webhookRoutes);
+  app.route("/v1/usage", usageRoutes);
   describeContext(app);
   describeRuns(app);
+  describeUsage(app);
   serveOpenApi(app, "Isoplane dispatcher", "Run agents and manage their context (tenant API keys).");
   return app;
 }

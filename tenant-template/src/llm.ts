@@ -56,6 +56,9 @@ export function streamChat(env: AgentEnv, request: ChatRequest): LlmStream {
           await report(env, "llm.delta", { content: chunk.content });
         } else if (chunk.type === "done") {
           final = { content: chunk.content, model: chunk.model, toolCalls: chunk.toolCalls ?? [], usage: chunk.usage };
+        } else if (chunk.type === "error") {
+          // The platform ended the stream (e.g. the tenant's spend cap): its reason becomes the error.
+          throw new Error(chunk.error);
         }
       }
       if (!final) throw new Error("LLM.stream: the stream ended without a result");

@@ -52,7 +52,7 @@ export interface ChatResult {
 }
 
 /** One line of `env.LLM.stream()`: text as it is generated, then the whole result once. */
-export type ChatChunk = { type: "delta"; content: string } | ({ type: "done" } & ChatResult);
+export type ChatChunk = { type: "delta"; content: string } | ({ type: "done" } & ChatResult) | { type: "error"; error: string };
 
 /** What the platform puts in `env` for every run (a plain module sees the same). */
 export interface AgentEnv {
@@ -69,7 +69,7 @@ export interface AgentEnv {
   };
   LLM: {
     chat(request: ChatRequest): Promise<ChatResult>;
-    /** Newline-delimited JSON `ChatChunk`s: `delta`…, then one `done`. */
+    /** Newline-delimited JSON `ChatChunk`s: `delta`…, then one `done` — or an `error` if the platform cut the stream. */
     stream(request: ChatRequest): Promise<ReadableStream<Uint8Array>>;
   };
 }

@@ -50,6 +50,12 @@ export interface ChatResult {
 export type ChatChunk = { type: "delta"; content: string } | ({ type: "done" } & ChatResult);
 
 /**
+ * What `env.LLM.stream()` sends: the chunks, or a final `error` line when the platform ends the
+ * stream itself (an error thrown into a stream does not survive the RPC hop with its message).
+ */
+export type StreamLine = ChatChunk | { type: "error"; error: string };
+
+/**
  * A model provider. The provider's credentials stay inside it: tenant code only sees results.
  * `stream` yields deltas and ends with exactly one `done` chunk carrying the usage.
  */

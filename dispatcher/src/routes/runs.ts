@@ -14,11 +14,12 @@ import { AgentName, agentNameParam, idParam } from "../../../core/names";
 import { resultKey } from "../../../core/storage/keys";
 import type { DispatcherApp } from "../context";
 import { admitRequest, admitRun, releaseRun } from "../quota/admission";
+import { checkSpendCap } from "../quota/spend-cap";
 import { appendRunEvent } from "../runs/events";
 import { startRun } from "../runs/execute";
 import { claimKey, idempotencyKey, releaseKey } from "../runs/idempotency";
 import { leaseMs, runAdmitted } from "../runs/lifecycle";
-import { runView } from "../runs/record";
+import { runView } from "../../../core/runs/record";
 import { checkWebhookUrl, webhookSecret } from "../runs/webhooks";
 import { RunEvents, RunList, RunQueued, RunRecord, RunRequest, RunResult, RunStatus } from "../schemas";
 
@@ -62,6 +63,7 @@ agentRuns.post("/:agent/runs", async (c) => {
   }
   try {
     if (body.mode === "async") return await enqueue(c, principal, agent, runId, body.input, body.webhook?.url ?? null);
+    await checkSpendCap(c.env, principal);
     const tracked = await admitRun(c.env, principal, runId, leaseMs(c.env));
     const target = await startRun(c.env.DB, { id: runId, tenantId: principal.tenantId, agent, endUser: principal.subject });
     if (!target) {
@@ -82,6 +84,7 @@ agentRuns.post("/:agent/runs", async (c) => {
 /** `async`: the run is recorded as queued on the active version, its input kept in R2, and queued. */
 async function enqueue(c: Ctx, principal: TenantPrincipal, agent: string, runId: string, input: unknown, webhook: string | null) {
   await admitRequest(c.env, principal);
+  await checkSpendCap(c.env, principal);
   await c.env.BUCKET.put(resultKey(principal.tenantId, runId, ["input.json"]), JSON.stringify(input ?? null), {
     httpMetadata: { contentType: "application/json" },
   });

@@ -5,7 +5,7 @@ import { resultKey } from "../../../core/storage/keys";
 import type { AgentTarget, RunLimits, TenantRuntime } from "../runtime/types";
 import { ledgerStatements } from "../../../core/billing/ledger";
 import { EventLog } from "./events";
-import { runFromRow, type RunRow } from "./record";
+import { runFromRow, type RunRow } from "../../../core/runs/record";
 
 /** The agent's JSON response becomes the run's output; larger outputs belong in `results/`. */
 export const MAX_OUTPUT_BYTES = 10 * 1024 * 1024;

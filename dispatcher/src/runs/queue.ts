@@ -7,10 +7,11 @@ import { ProblemError } from "../../../core/http/problem";
 import { parseQuotas } from "../../../core/quotas";
 import { resultKey } from "../../../core/storage/keys";
 import { admitRun, releaseRun } from "../quota/admission";
+import { checkSpendCap } from "../quota/spend-cap";
 import type { AgentTarget, TenantRuntime } from "../runtime/types";
 import { appendRunEvent } from "./events";
 import { leaseMs, runAdmitted } from "./lifecycle";
-import { runView } from "./record";
+import { runView } from "../../../core/runs/record";
 import { deliver } from "./webhooks";
 
 /** Deliveries are retried with backoff this many times (the queue's max_retries bounds it too). */
@@ -70,6 +71,7 @@ async function consumeRun(env: DispatcherEnv, runtime: TenantRuntime, message: M
   const quotas = parseQuotas(row.tenant_quotas);
   let tracked: boolean;
   try {
+    await checkSpendCap(env, { tenantId: row.tenant_id, quotas });
     tracked = await admitRun(env, { tenantId: row.tenant_id, quotas: { ...quotas, requestsPerMinute: null } }, runId, leaseMs(env));
   } catch (err) {
     if (err instanceof ProblemError && err.slug === "quota-concurrent-runs") {

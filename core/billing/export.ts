@@ -1,0 +1,204 @@
+import { amountMicros, formatMicros, modelPrice, type PlatformCosts, type PriceBook } from "./prices";
+
+/**
+ * Column names follow the FinOps FOCUS specification where one fits; `x_` columns are Isoplane's
+ * own (FOCUS reserves that prefix for extensions): the platform's estimated cost and the margin.
+ */
+export const COLUMNS = [
+  "BillingPeriodStart",
+  "BillingPeriodEnd",
+  "ChargePeriodStart",
+  "ChargePeriodEnd",
+  "ChargeCategory",
+  "ChargeDescription",
+  "SubAccountId",
+  "SubAccountName",
+  "ServiceName",
+  "SkuId",
+  "ConsumedQuantity",
+  "ConsumedUnit",
+  "PricingQuantity",
+  "PricingUnit",
+  "ListUnitPrice",
+  "ListCost",
+  "BilledCost",
+  "EffectiveCost",
+  "BillingCurrency",
+  "x_PlatformCost",
+  "x_Margin",
+] as const;
+
+export type ExportLine = Record<(typeof COLUMNS)[number], string>;
+
+interface TenantUsage {
+  tenantId: string;
+  name: string;
+  runs: number;
+  cpuMs: number;
+  cpuMeasuredRuns: number;
+  models: { model: string; input: number; output: number }[];
+}
+
+export interface Period {
+  /** `YYYY-MM` */
+  id: string;
+  start: string;
+  end: string;
+  firstDay: string;
+  nextFirstDay: string;
+}
+
+export function period(id: string): Period {
+  const [y, m] = id.split("-").map(Number) as [number, number];
+  const start = new Date(Date.UTC(y, m - 1, 1));
+  const end = new Date(Date.UTC(y, m, 1));
+  return { id, start: start.toISOString(), end: end.toISOString(), firstDay: start.toISOString().slice(0, 10), nextFirstDay: end.toISOString().slice(0, 10) };
+}
+
+/** The priced lines of one tenant for the period, in a fixed order (runs, CPU, then tokens by model). */
+export function linesFor(u: TenantUsage, p: Period, prices: PriceBook, costs: PlatformCosts): { lines: ExportLine[]; billed: number; platform: number } {
+  const lines: ExportLine[] = [];
+  let billed = 0;
+  let platform = 0;
+  const add = (sku: string, description: string, consumed: number, consumedUnit: string, pricingQuantity: number, pricingUnit: string, unitPrice: number, platformMicros: number) => {
+    const cost = amountMicros(pricingQuantity, unitPrice);
+    billed += cost;
+    platform += platformMicros;
+    lines.push({
+      BillingPeriodStart: p.start,
+      BillingPeriodEnd: p.end,
+      ChargePeriodStart: p.start,
+      ChargePeriodEnd: p.end,
+      ChargeCategory: "Usage",
+      ChargeDescription: description,
+      SubAccountId: u.tenantId,
+      SubAccountName: u.name,
+      ServiceName: "Isoplane",
+      SkuId: sku,
+      ConsumedQuantity: String(consumed),
+      ConsumedUnit: consumedUnit,
+      PricingQuantity: String(pricingQuantity),
+      PricingUnit: pricingUnit,
+      ListUnitPrice: String(unitPrice),
+      ListCost: formatMicros(cost),
+      BilledCost: formatMicros(cost),
+      EffectiveCost: formatMicros(cost),
+      BillingCurrency: "USD",
+      x_PlatformCost: formatMicros(platformMicros),
+      x_Margin: formatMicros(cost - platformMicros),
+    });
+  };
+  add("runs", "Agent runs", u.runs, "Runs", u.runs, "Runs", prices.perRun, amountMicros(u.runs, costs.perMillionRequests / 1_000_000));
+  add(
+    "cpu-ms",
+    u.cpuMeasuredRuns === u.runs ? "CPU time" : `CPU time (measured for ${u.cpuMeasuredRuns} of ${u.runs} runs; the rest not measured)`,
+    u.cpuMs,
+    "Milliseconds",
+    u.cpuMs / 1_000_000,
+    "1M CPU milliseconds",
+    prices.perMillionCpuMs,
+    amountMicros(u.cpuMs / 1_000_000, costs.perMillionCpuMs),
+  );
+  for (const m of u.models) {
+    add(`input-tokens:${m.model}`, `Model input tokens (${m.model})`, m.input, "Tokens", m.input / 1000, "1K tokens", modelPrice(prices.perThousandInputTokens, m.model), amountMicros(m.input / 1000, modelPrice(costs.perThousandInputTokens, m.model)));
+    add(`output-tokens:${m.model}`, `Model output tokens (${m.model})`, m.output, "Tokens", m.output / 1000, "1K tokens", modelPrice(prices.perThousandOutputTokens, m.model), amountMicros(m.output / 1000, modelPrice(costs.perThousandOutputTokens, m.model)));
+  }
+  return { lines, billed, platform };
+}
+
+const PAGE = 100;
+
+/** Tenants with usage in the period, a page at a time, each with its aggregated ledger figures. */
+export async function* tenantUsage(d1: D1Database, p: Period, tenant?: string): AsyncGenerator<TenantUsage> {
+  let cursor = "";
+  for (;;) {
+    const ids = (
+      await d1
+        .prepare(
+          `SELECT DISTINCT tenant_id FROM usage WHERE day >= ?1 AND day < ?2 AND tenant_id > ?3 ${tenant ? "AND tenant_id = ?4" : ""}
+           ORDER BY tenant_id LIMIT ${PAGE}`,
+        )
+        .bind(p.firstDay, p.nextFirstDay, cursor, ...(tenant ? [tenant] : []))
+        .all<{ tenant_id: string }>()
+    ).results.map((r) => r.tenant_id);
+    if (!ids.length) return;
+    const marks = ids.map((_, i) => `?${i + 3}`).join(",");
+    const [totals, models, names] = await d1.batch<Record<string, string | number>>([
+      d1
+        .prepare(
+          `SELECT tenant_id, COUNT(*) AS runs, COALESCE(SUM(cpu_ms), 0) AS cpu, SUM(cpu_ms IS NOT NULL) AS measured
+           FROM usage WHERE day >= ?1 AND day < ?2 AND tenant_id IN (${marks}) GROUP BY tenant_id`,
+        )
+        .bind(p.firstDay, p.nextFirstDay, ...ids),
+      d1
+        .prepare(
+          `SELECT u.tenant_id, j.key AS model, SUM(json_extract(j.value, '$.input')) AS input, SUM(json_extract(j.value, '$.output')) AS output
+           FROM usage u, json_each(u.model_usage) j WHERE u.day >= ?1 AND u.day < ?2 AND u.tenant_id IN (${marks})
+           GROUP BY u.tenant_id, j.key ORDER BY u.tenant_id, j.key`,
+        )
+        .bind(p.firstDay, p.nextFirstDay, ...ids),
+      d1.prepare(`SELECT id, name FROM tenants WHERE id IN (${ids.map((_, i) => `?${i + 1}`).join(",")})`).bind(...ids),
+    ]);
+    for (const id of ids) {
+      const t = totals!.results.find((r) => r.tenant_id === id)!;
+      yield {
+        tenantId: id,
+        name: String(names!.results.find((r) => r.id === id)?.name ?? ""),
+        runs: Number(t.runs),
+        cpuMs: Number(t.cpu),
+        cpuMeasuredRuns: Number(t.measured),
+        models: models!.results.filter((r) => r.tenant_id === id).map((r) => ({ model: String(r.model), input: Number(r.input), output: Number(r.output) })),
+      };
+    }
+    cursor = ids.at(-1)!;
+  }
+}
+
+/** RFC 4180 field quoting: only when needed, quotes doubled. */
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/**
+ * The export as a byte stream, written tenant page by tenant page, so a large period never has to
+ * be held in memory. Same ledger, same bytes: ordering is by tenant id, then the fixed line order.
+ */
+export function exportStream(d1: D1Database, p: Period, format: "csv" | "json", prices: PriceBook, costs: PlatformCosts, tenant?: string): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  const usageIter = tenantUsage(d1, p, tenant);
+  let started = false;
+  let first = true;
+  let billed = 0;
+  let platform = 0;
+  let tenants = 0;
+  let done = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (done) return;
+      if (!started) {
+        started = true;
+        controller.enqueue(encoder.encode(format === "csv" ? `${COLUMNS.join(",")}\r\n` : `{"period":${JSON.stringify(p.id)},"currency":"USD","columns":${JSON.stringify(COLUMNS)},"lines":[`));
+        return;
+      }
+      const next = await usageIter.next();
+      if (next.done) {
+        done = true;
+        if (format === "json") {
+          const totals = { tenants, billedCost: formatMicros(billed), platformCost: formatMicros(platform), margin: formatMicros(billed - platform), platformBaseMonthly: costs.baseMonthly.toFixed(6) };
+          controller.enqueue(encoder.encode(`],"totals":${JSON.stringify(totals)}}\n`));
+        }
+        controller.close();
+        return;
+      }
+      tenants += 1;
+      const { lines, billed: b, platform: pc } = linesFor(next.value, p, prices, costs);
+      billed += b;
+      platform += pc;
+      const text =
+        format === "csv"
+          ? lines.map((l) => `${COLUMNS.map((c) => csvField(l[c])).join(",")}\r\n`).join("")
+          : lines.map((l) => `${first ? ((first = false), "") : ","}${JSON.stringify(l)}`).join("");
+      controller.enqueue(encoder.encode(text));
+    },
+  });
+}

@@ -1,0 +1,38 @@
+import { z } from "@hono/zod-openapi";
+
+export const UsageBucket = z
+  .object({
+    start: z.string(),
+    runs: z.number().int(),
+    failures: z.number().int(),
+    wallMs: z.number().int(),
+    cpuMs: z.number().int().nullable().openapi({ description: "Null: not measured." }),
+    inputTokens: z.number().int(),
+    outputTokens: z.number().int(),
+    subrequests: z.number().int(),
+  })
+  .openapi("UsageBucket");
+
+/** A tenant's ledger totals per day (from the rollups) or per hour (from the rows), `from`..`to` inclusive, UTC. */
+export async function usageBuckets(d1: D1Database, tenantId: string, from: string, to: string, granularity: "hour" | "day") {
+  const sql =
+    granularity === "day"
+      ? `SELECT day AS bucket, runs, failures, wall_ms, cpu_ms, cpu_measured_runs, input_tokens, output_tokens, subrequests
+         FROM usage_daily WHERE tenant_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day`
+      : `SELECT day || 'T' || printf('%02d', hour) || ':00:00Z' AS bucket, COUNT(*) AS runs, SUM(status <> 'succeeded') AS failures,
+                SUM(wall_ms) AS wall_ms, COALESCE(SUM(cpu_ms), 0) AS cpu_ms, SUM(cpu_ms IS NOT NULL) AS cpu_measured_runs,
+                SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(subrequests) AS subrequests
+         FROM usage WHERE tenant_id = ?1 AND day >= ?2 AND day <= ?3 GROUP BY day, hour ORDER BY day, hour`;
+  const rows = (await d1.prepare(sql).bind(tenantId, from, to).all<Record<string, string | number>>()).results;
+  return rows.map((r) => ({
+    start: String(r.bucket),
+    runs: Number(r.runs),
+    failures: Number(r.failures),
+    wallMs: Number(r.wall_ms),
+    cpuMs: Number(r.cpu_measured_runs) > 0 ? Number(r.cpu_ms) : null,
+    inputTokens: Number(r.input_tokens),
+    outputTokens: Number(r.output_tokens),
+    subrequests: Number(r.subrequests),
+  }));
+}
+
