@@ -4,7 +4,7 @@ import { COLUMNS } from "../core/billing/export";
 import { WORKERS_FOR_PLATFORMS_LIST_PRICE } from "../core/billing/prices";
 import { VERSIONED } from "./agents";
 import { TEST_PRICE_BOOK } from "./constants";
-import { ADMIN, bearer, cp, dp, expectProblem, json, newTenant, patch, run, upload, type TestTenant } from "./helpers";
+import { ADMIN, bearer, cp, dp, expectProblem, json, newTenant, patch, run, upload, type TestTenant, waitFor } from "./helpers";
 
 const CHAT = `export default { async fetch(request, env) { const { input } = await request.json(); const r = await env.LLM.chat({ messages: [{ role: "user", content: input.q }] }); return Response.json(r.content); } };`;
 const SLOW = `export default { async fetch() { await new Promise((r) => setTimeout(r, 1500)); return Response.json(1); } };`;
@@ -22,15 +22,6 @@ const STREAMER = `export default {
 const month = () => new Date().toISOString().slice(0, 7);
 const today = () => new Date().toISOString().slice(0, 10);
 
-async function waitFor<T>(probe: () => Promise<T | null | undefined>, ms = 10_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > until) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Expected billed micro-dollars for a tenant, recomputed from its raw ledger rows. */
 async function expectedMicros(tenantId: string): Promise<number> {

@@ -103,3 +103,14 @@ export async function audit(tenantId: string): Promise<{ actor: string; action: 
   expect(res.status).toBe(200);
   return (await res.json<{ entries: { actor: string; action: string; target: string | null; detail: unknown }[] }>()).entries;
 }
+
+/** Polls until `probe` gives a truthy value (or fails after `ms`). */
+export async function waitFor<T>(probe: () => Promise<T | null | undefined>, ms = 10_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > until) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

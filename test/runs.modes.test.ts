@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { VERSIONED } from "./agents";
-import { bearer, dp, expectProblem, json, newTenant, run, upload, type TestTenant } from "./helpers";
+import { bearer, dp, expectProblem, json, newTenant, run, upload, type TestTenant, waitFor } from "./helpers";
 
 /** Emits three events, streams a model answer, then returns. */
 const EMITTER = `export default {
@@ -41,15 +41,6 @@ async function readSse(res: Response): Promise<{ event: string; data: unknown; i
     });
 }
 
-async function waitFor<T>(probe: () => Promise<T | null | undefined>, ms = 10_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > until) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const record = async (t: TestTenant, id: string) => (await dp(`/v1/runs/${id}`, { headers: bearer(t.key) })).json<{ status: string; usage: Record<string, number> }>();
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { VERSIONED } from "./agents";
-import { bearer, dp, json, newTenant, upload } from "./helpers";
+import { bearer, dp, json, newTenant, upload, waitFor } from "./helpers";
 
 interface Delivery {
   path: string;
@@ -12,15 +12,6 @@ interface Delivery {
 const deliveries = async (path: string): Promise<Delivery[]> =>
   ((await (await fetch("https://hooks.example.test/__deliveries")).json()) as Delivery[]).filter((d) => d.path === path);
 
-async function waitFor<T>(probe: () => Promise<T | null>, ms = 20_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > until) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function hmacHex(secret: string, message: string): Promise<string> {
   const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
@@ -35,7 +26,7 @@ describe("webhooks", () => {
     const path = `/ok-${t.id}`;
     const res = await dp("/v1/agents/agent/runs", json({ input: 1, mode: "async", webhook: { url: `https://hooks.example.test${path}` } }, bearer(t.key)));
     const { id } = await res.json<{ id: string }>();
-    const [delivery] = await waitFor(async () => ((await deliveries(path)).length ? deliveries(path) : null));
+    const [delivery] = await waitFor(async () => ((await deliveries(path)).length ? deliveries(path) : null), 20_000);
     const payload = JSON.parse(delivery!.body) as { id: string; status: string; output: unknown };
     expect(payload).toMatchObject({ id, status: "succeeded", output: { version: 5 } });
     expect(delivery!.headers["isoplane-event"]).toBe("run.completed");
@@ -59,7 +50,7 @@ describe("webhooks", () => {
     const seen = await waitFor(async () => {
       const d = await deliveries(path);
       return d.some((x) => x.answered === 200) ? d : null;
-    });
+    }, 20_000);
     expect(seen.map((d) => d.answered)).toEqual([503, 200]);
   });
 });

@@ -1,7 +1,6 @@
 /**
- * The shapes an agent exchanges with the platform. They mirror what `env.LLM` validates
- * (dispatcher/src/llm/types.ts) and what the harness puts in `env`; they are restated here so
- * an agent bundle needs nothing from the platform's source.
+ * The shapes an agent exchanges with the platform: what the harness puts in `env`, and (from
+ * dispatcher/src/llm/types.ts, as types only) what `env.LLM` validates.
  */
 
 export interface RunInfo {
@@ -11,48 +10,12 @@ export interface RunInfo {
   version: number;
 }
 
-/** A tool call the model asks for; `arguments` is JSON text, exactly as the model wrote it. */
-export interface ToolCall {
-  id: string;
-  name: string;
-  arguments: string;
-}
-
-export type ChatMessage =
-  | { role: "system" | "user"; content: string }
-  | { role: "assistant"; content: string; toolCalls?: ToolCall[] }
-  | { role: "tool"; toolCallId: string; content: string };
-
-/** A tool as the model sees it: a name (`^[a-zA-Z0-9_-]{1,64}$`), what it does, JSON Schema of its arguments. */
-export interface ToolSpec {
-  name: string;
-  description?: string;
-  parameters: Record<string, unknown>;
-}
-
-export interface ChatRequest {
-  model?: string;
-  messages: ChatMessage[];
-  tools?: ToolSpec[];
-  maxTokens?: number;
-  temperature?: number;
-}
-
-export interface ChatUsage {
-  inputTokens: number;
-  outputTokens: number;
-}
-
-export interface ChatResult {
-  content: string;
-  model: string;
-  /** Calls the model asks for; empty when it answered in text. */
-  toolCalls: ToolCall[];
-  usage: ChatUsage;
-}
-
-/** One line of `env.LLM.stream()`: text as it is generated, then the whole result once. */
-export type ChatChunk = { type: "delta"; content: string } | ({ type: "done" } & ChatResult) | { type: "error"; error: string };
+// The model wire shapes are the dispatcher's own (type-only: nothing of the platform's code is
+// bundled into an agent), so the SDK and the binding that validates them cannot drift apart.
+export type { ChatMessage, ChatRequest, ChatResult, ChatUsage, ToolCall, ToolSpec } from "../../dispatcher/src/llm/types";
+/** One line of `env.LLM.stream()`: text as it is generated, then the whole result once — or an error. */
+export type { StreamLine as ChatChunk } from "../../dispatcher/src/llm/types";
+import type { ChatRequest, ChatResult } from "../../dispatcher/src/llm/types";
 
 /** What the platform puts in `env` for every run (a plain module sees the same). */
 export interface AgentEnv {
