@@ -82,6 +82,8 @@ export const runs = sqliteTable(
     }).notNull(),
     error: text("error"),
     createdAt: createdAt(),
+    /** When execution began (a queued run starts later than it was created). */
+    startedAt: integer("started_at"),
     finishedAt: integer("finished_at"),
     wallMs: integer("wall_ms"),
     /** Null until measured: the local runtime reports no CPU time (production fills it from tail events). */

@@ -14,6 +14,7 @@ export function runView(run: Run): z.infer<typeof RunRecord> {
     ...(run.error !== null ? { error: run.error } : {}),
     ...(run.endUser !== null ? { endUser: run.endUser } : {}),
     createdAt: iso(run.createdAt)!,
+    startedAt: iso(run.startedAt),
     finishedAt: iso(run.finishedAt),
     usage: {
       wallMs: run.wallMs,
@@ -39,6 +40,7 @@ export interface RunRow {
   status: Run["status"];
   error: string | null;
   created_at: number;
+  started_at: number | null;
   finished_at: number | null;
   wall_ms: number | null;
   cpu_ms: number | null;
@@ -65,6 +67,7 @@ export function runFromRow(r: RunRow): Run {
     status: r.status,
     error: r.error,
     createdAt: r.created_at,
+    startedAt: r.started_at,
     finishedAt: r.finished_at,
     wallMs: r.wall_ms,
     cpuMs: r.cpu_ms,

@@ -25,6 +25,7 @@ export const RunRecord = z
     status: RunStatus,
     error: z.string().optional(),
     createdAt: z.string().datetime(),
+    startedAt: z.string().datetime().nullable(),
     finishedAt: z.string().datetime().nullable(),
     endUser: z.string().optional().openapi({ description: "The `sub` of the end-user token the run was made with." }),
     usage: RunUsage,

@@ -1,5 +1,6 @@
 import type { DispatcherEnv, RunMessage } from "../../core/env";
 import { consumeRuns } from "./runs/queue";
+import { sweepLostRuns } from "./runs/sweeper";
 import { createApp } from "./app";
 import { LocalRuntime, type RuntimeExports } from "./runtime/local";
 import type { TenantRuntime } from "./runtime/types";
@@ -24,4 +25,5 @@ const app = createApp(runtimeFor);
 export default {
   fetch: app.fetch,
   queue: (batch, env, ctx) => consumeRuns(batch, env, runtimeFor(env, ctx)),
+  scheduled: (_controller, env, ctx) => ctx.waitUntil(sweepLostRuns(env)),
 } satisfies ExportedHandler<DispatcherEnv, RunMessage>;

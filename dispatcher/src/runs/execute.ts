@@ -27,7 +27,10 @@ export async function startRun(
   const [target] = await d1.batch<{ version: number; sha256: string; bundle_key: string; script_name: string | null; secrets_rev: number }>([
     d1.prepare(`SELECT v.version, v.sha256, v.bundle_key, v.script_name, a.secrets_rev ${active}`).bind(run.tenantId, run.agent),
     d1
-      .prepare(`INSERT INTO runs (id, tenant_id, agent, version, status, created_at, end_user) SELECT ?3, ?1, ?2, v.version, ?6, ?4, ?5 ${active}`)
+      .prepare(
+        `INSERT INTO runs (id, tenant_id, agent, version, status, created_at, started_at, end_user)
+         SELECT ?3, ?1, ?2, v.version, ?6, ?4, CASE WHEN ?6 = 'running' THEN ?4 END, ?5 ${active}`,
+      )
       .bind(run.tenantId, run.agent, run.id, Date.now(), run.endUser, run.status ?? "running"),
     // The log's first event, written with the record so it comes first whatever follows.
     d1

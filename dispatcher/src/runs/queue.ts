@@ -85,7 +85,7 @@ async function consumeRun(env: DispatcherEnv, runtime: TenantRuntime, message: M
     }
     throw err;
   }
-  const started = await env.DB.prepare("UPDATE runs SET status = 'running' WHERE id = ? AND status = 'queued' RETURNING id").bind(runId).first("id");
+  const started = await env.DB.prepare("UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued' RETURNING id").bind(Date.now(), runId).first("id");
   if (!started) {
     if (tracked) await releaseRun(env, row.tenant_id, runId, 0);
     return message.ack();
