@@ -57,6 +57,8 @@ export class WfpPublisher implements Publisher {
         { type: "service", name: "LLM", service: this.config.dispatcherScript, entrypoint: "TenantLlm", props },
       ],
       tags: [tenantTag(v.tenantId), `agent-${v.agent}`],
+      // CPU metering: every invocation's trace goes to the platform's tail Worker (dispatcher/tail/).
+      tail_consumers: [{ service: "isoplane-tail" }],
       ...(Object.keys(limits).length ? { limits } : {}),
     };
     const modules: Record<string, File> = {};
