@@ -1,17 +1,18 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
-import type { DispatcherEnv } from "../../../core/env";
-import { chatProvider } from "../llm/provider";
-import { ChatRequest, type ChatChunk, type ChatResult, type StreamLine } from "../llm/types";
-import { countTokens } from "../llm/builtin";
 import { amountMicros, modelPrice, type PriceBook } from "../../../core/billing/prices";
 import { priceBook } from "../../../core/billing/spend";
+import type { DispatcherEnv } from "../../../core/env";
 import { parseQuotas } from "../../../core/quotas";
+import { countTokens } from "../llm/builtin";
+import { chatProvider } from "../llm/provider";
+import { ChatRequest, type ChatChunk, type ChatResult, type StreamLine } from "../llm/types";
 import { remainingMicros } from "../quota/spend-cap";
 import { appendRunEvent } from "../runs/events";
-
-export const SPEND_CAP_MESSAGE = "LLM: the tenant's monthly spend cap is reached; the model call was cut off.";
 import { addUsage } from "../runs/usage";
 import type { TenantProps } from "./storage";
+
+export const SPEND_CAP_MESSAGE = "LLM: the tenant's monthly spend cap is reached; the model call was cut off.";
+const NOT_RUNNING = "LLM: platform bindings only work during a run of this tenant (this run is not running)";
 
 function parse(request: unknown, method: string): ChatRequest {
   const parsed = ChatRequest.safeParse(request);
@@ -22,15 +23,19 @@ function parse(request: unknown, method: string): ChatRequest {
   return parsed.data;
 }
 
+const inputTokensOf = (request: ChatRequest) => request.messages.reduce((n, m) => n + countTokens(m.content), 0);
+
 /**
  * `env.LLM` inside a tenant isolate. The provider key lives only here, in the platform's Worker;
  * tenant code sends messages and gets back text, tool calls and token usage, which is charged to
- * its run — by the platform, from the provider's own figures.
+ * its run — by the platform, from the provider's own figures (or, for a stream cut short, an
+ * estimate). A call is refused unless the named run of this tenant is running: otherwise it could
+ * not be billed.
  */
 export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
   async chat(request: unknown, runId: string): Promise<ChatResult> {
     const parsed = parse(request, "chat");
-    const budget = await this.budget(runId);
+    const budget = await this.admit(runId);
     if (budget && budget.remaining <= 0) throw new Error(SPEND_CAP_MESSAGE);
     const result = await chatProvider(this.env).chat(parsed);
     await this.charge(runId, result);
@@ -38,62 +43,96 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
   }
 
   /**
-   * The same answer as a stream of newline-delimited JSON chunks (`delta`…, then one `done`),
-   * returned over RPC as a ReadableStream so deltas reach the agent as they are generated.
+   * The same answer as a stream of newline-delimited JSON lines (`delta`…, then one `done`, or an
+   * `error` line when the platform ends it), returned over RPC as a ReadableStream so deltas reach
+   * the agent as they are generated. Whatever way the stream ends — done, cut off at the spend
+   * cap, cancelled by the reader, failed — the tokens are charged exactly once.
    */
   async stream(request: unknown, runId: string): Promise<ReadableStream<Uint8Array>> {
     const parsed = parse(request, "stream");
-    const budget = await this.budget(runId);
+    const budget = await this.admit(runId);
     if (budget && budget.remaining <= 0) throw new Error(SPEND_CAP_MESSAGE);
-    const chunks = chatProvider(this.env).stream(parsed);
+    const chunks = chatProvider(this.env).stream(parsed)[Symbol.asyncIterator]();
     const encoder = new TextEncoder();
-    const charge = (result: ChatResult) => this.charge(runId, result);
-    const cutOff = (model: string, content: string) => this.cutOff(runId, parsed, model, content);
-    const inputTokens = parsed.messages.reduce((n, m) => n + countTokens(m.content), 0);
     const model = parsed.model ?? "*";
+    const inputTokens = inputTokensOf(parsed);
+    let content = "";
+    let charged = false;
+    let stopped = false;
+    const chargeOnce = async (result: ChatResult) => {
+      if (charged) return;
+      charged = true;
+      await this.charge(runId, result);
+    };
+    const estimate = () => ({ content, model, toolCalls: [], usage: { inputTokens, outputTokens: countTokens(content) } });
+    const cutOff = async () => {
+      await chargeOnce(estimate());
+      await appendRunEvent(this.env.DB, this.ctx.props.tenantId, runId, "spend-cap.reached", { model, outputTokens: countTokens(content) });
+    };
+    const line = (value: StreamLine) => encoder.encode(`${JSON.stringify(value)}\n`);
     return new ReadableStream<Uint8Array>({
-      async start(controller) {
-        let content = "";
+      async pull(controller) {
+        if (stopped) return;
         try {
-          for await (const chunk of chunks as AsyncIterable<ChatChunk>) {
-            if (chunk.type === "done") await charge(chunk);
-            else if (budget) {
-              // The provider reports usage at the end; until then, estimate what the stream has cost.
-              content += chunk.content;
-              const estimate =
-                amountMicros(inputTokens / 1000, modelPrice(budget.book.perThousandInputTokens, model)) +
-                amountMicros(countTokens(content) / 1000, modelPrice(budget.book.perThousandOutputTokens, model));
-              if (estimate > budget.remaining) {
-                await cutOff(model, content);
-                controller.enqueue(encoder.encode(`${JSON.stringify({ type: "error", error: SPEND_CAP_MESSAGE } satisfies StreamLine)}\n`));
-                controller.close();
-                return;
-              }
-            }
-            controller.enqueue(encoder.encode(`${JSON.stringify(chunk)}\n`));
+          const next = await chunks.next();
+          if (next.done) {
+            stopped = true;
+            await chargeOnce(estimate());
+            controller.close();
+            return;
           }
-          controller.close();
+          const chunk: ChatChunk = next.value;
+          if (chunk.type === "done") {
+            await chargeOnce(chunk);
+          } else if (budget) {
+            // The provider reports usage at the end; until then, estimate what the stream has cost.
+            content += chunk.content;
+            const cost =
+              amountMicros(inputTokens / 1000, modelPrice(budget.book.perThousandInputTokens, model)) +
+              amountMicros(countTokens(content) / 1000, modelPrice(budget.book.perThousandOutputTokens, model));
+            if (cost > budget.remaining) {
+              stopped = true;
+              await cutOff();
+              await chunks.return?.();
+              controller.enqueue(line({ type: "error", error: SPEND_CAP_MESSAGE }));
+              controller.close();
+              return;
+            }
+          } else {
+            content += chunk.content;
+          }
+          controller.enqueue(line(chunk));
         } catch (err) {
+          stopped = true;
+          await chargeOnce(estimate());
           const message = err instanceof Error ? err.message.split("\n")[0]! : String(err);
-          controller.enqueue(encoder.encode(`${JSON.stringify({ type: "error", error: `LLM.stream: ${message}` } satisfies StreamLine)}\n`));
+          controller.enqueue(line({ type: "error", error: `LLM.stream: ${message}` }));
           controller.close();
         }
+      },
+      async cancel() {
+        // The agent stopped reading: what was generated so far is still paid for.
+        stopped = true;
+        await chunks.return?.();
+        await chargeOnce(estimate());
       },
     });
   }
 
   /**
-   * What the run may still spend under the tenant's monthly cap (null: no cap): the cap, less the
-   * month's billed usage, less what this run has used so far at the price book's rates.
+   * Checks that the run is this tenant's and running, and returns what it may still spend under
+   * the tenant's monthly cap (null: no cap) — the cap, less the month's billed usage, less what
+   * this run has used so far at the price book's rates.
    */
-  private async budget(runId: string): Promise<{ remaining: number; book: PriceBook } | null> {
+  private async admit(runId: string): Promise<{ remaining: number; book: PriceBook } | null> {
     const row = await this.env.DB.prepare(
-      "SELECT t.quotas, r.model_usage FROM tenants t JOIN runs r ON r.tenant_id = t.id WHERE t.id = ? AND r.id = ?",
+      "SELECT t.quotas, r.model_usage, r.status FROM tenants t JOIN runs r ON r.tenant_id = t.id WHERE t.id = ? AND r.id = ?",
     )
       .bind(this.ctx.props.tenantId, runId)
-      .first<{ quotas: string; model_usage: string }>();
-    const remaining = await remainingMicros(this.env, this.ctx.props.tenantId, row ? parseQuotas(row.quotas).monthlySpendCapUsd : null);
-    if (remaining === null || !row) return null;
+      .first<{ quotas: string; model_usage: string; status: string }>();
+    if (!row || row.status !== "running") throw new Error(NOT_RUNNING);
+    const remaining = await remainingMicros(this.env, this.ctx.props.tenantId, parseQuotas(row.quotas).monthlySpendCapUsd);
+    if (remaining === null) return null;
     const book = priceBook(this.env);
     let spent = amountMicros(1, book.perRun);
     for (const [model, used] of Object.entries(JSON.parse(row.model_usage) as Record<string, { input: number; output: number }>)) {
@@ -101,13 +140,6 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
       spent += amountMicros(used.output / 1000, modelPrice(book.perThousandOutputTokens, model));
     }
     return { remaining: remaining - spent, book };
-  }
-
-  /** Charges what a cut-off stream used (estimated) and marks the run's log. */
-  private async cutOff(runId: string, request: ChatRequest, model: string, content: string): Promise<void> {
-    const usage = { inputTokens: request.messages.reduce((n, m) => n + countTokens(m.content), 0), outputTokens: countTokens(content) };
-    await this.charge(runId, { content, model, toolCalls: [], usage });
-    await appendRunEvent(this.env.DB, this.ctx.props.tenantId, runId, "spend-cap.reached", { model, outputTokens: usage.outputTokens });
   }
 
   private charge(runId: string, result: ChatResult): Promise<void> {

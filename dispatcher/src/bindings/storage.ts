@@ -1,7 +1,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type { DispatcherEnv } from "../../../core/env";
 import { parseRelativeKey, tenantKey, tenantPrefix } from "../../../core/storage/keys";
-import { addUsage } from "../runs/usage";
+import { addUsage, chargeRunning } from "../runs/usage";
 
 export interface TenantProps {
   tenantId: string;
@@ -15,17 +15,17 @@ const MAX_LIST = 1000;
  * `env.STORAGE` inside a tenant isolate. The tenant comes from the entrypoint's props, fixed by
  * the platform when the isolate is created; keys are relative to `tenants/<tenantId>/` and are
  * validated segment by segment, so no key a script passes can leave that prefix.
- * The `runId` argument (added by the platform's harness) only attributes usage.
+ * The `runId` argument (added by the platform's harness) names the run charged: every operation
+ * is refused unless that run of this tenant is running now.
  */
 export class TenantStorage extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
   async get(key: string, runId: string): Promise<string | null> {
-    const object = await this.env.BUCKET.get(this.key(key));
-    if (!object) {
-      await addUsage(this.env.DB, this.ctx.props.tenantId, runId, { storageReads: 1 });
-      return null;
-    }
+    const r2Key = this.key(key);
+    await chargeRunning(this.env.DB, this.ctx.props.tenantId, runId, { storageReads: 1 });
+    const object = await this.env.BUCKET.get(r2Key);
+    if (!object) return null;
     const text = await object.text();
-    await addUsage(this.env.DB, this.ctx.props.tenantId, runId, { storageReads: 1, bytesRead: object.size });
+    await addUsage(this.env.DB, this.ctx.props.tenantId, runId, { bytesRead: object.size });
     return text;
   }
 
@@ -33,8 +33,9 @@ export class TenantStorage extends WorkerEntrypoint<DispatcherEnv, TenantProps> 
     if (typeof value !== "string") throw new TypeError("STORAGE.put(key, value): value must be a string");
     const bytes = new TextEncoder().encode(value);
     if (bytes.byteLength > MAX_VALUE_BYTES) throw new RangeError(`STORAGE.put: value is larger than ${MAX_VALUE_BYTES} bytes`);
-    await this.env.BUCKET.put(this.key(key), bytes);
-    await addUsage(this.env.DB, this.ctx.props.tenantId, runId, { storageWrites: 1, bytesWritten: bytes.byteLength });
+    const r2Key = this.key(key);
+    await chargeRunning(this.env.DB, this.ctx.props.tenantId, runId, { storageWrites: 1, bytesWritten: bytes.byteLength });
+    await this.env.BUCKET.put(r2Key, bytes);
   }
 
   /** Keys (relative to the tenant prefix) that start with `prefix`, at most 1000. */
@@ -45,8 +46,8 @@ export class TenantStorage extends WorkerEntrypoint<DispatcherEnv, TenantProps> 
     if (cut >= 0) parseRelativeKey(prefix.slice(0, cut));
     const tail = prefix.slice(cut + 1);
     if (/[\\\u0000-\u001f\u007f]/.test(tail)) throw new TypeError("STORAGE.list: invalid prefix");
+    await chargeRunning(this.env.DB, this.ctx.props.tenantId, runId, { storageReads: 1 });
     const listed = await this.env.BUCKET.list({ prefix: base + prefix, limit: MAX_LIST });
-    await addUsage(this.env.DB, this.ctx.props.tenantId, runId, { storageReads: 1 });
     return listed.objects.map((o) => o.key.slice(base.length));
   }
 

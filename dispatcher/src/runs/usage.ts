@@ -22,7 +22,28 @@ export interface UsageDelta {
 export async function addUsage(d1: D1Database, tenantId: string, runId: string, delta: UsageDelta): Promise<void> {
   await db(d1)
     .update(runs)
-    .set({
+    .set(increments(delta))
+    .where(and(eq(runs.id, runId), eq(runs.tenantId, tenantId), inArray(runs.status, ["running", "cancelled", "timed_out"])));
+}
+
+/**
+ * Charges the start of an operation to a run that is running now — or refuses the operation. A
+ * binding handed to tenant code must not work outside a live run of its own tenant (after the run
+ * ended, from a saved reference in a later run, or with a made-up run id): such use could never
+ * be billed.
+ */
+export async function chargeRunning(d1: D1Database, tenantId: string, runId: string, delta: UsageDelta): Promise<void> {
+  const row = await db(d1)
+    .update(runs)
+    .set(increments(delta))
+    .where(and(eq(runs.id, runId), eq(runs.tenantId, tenantId), eq(runs.status, "running")))
+    .returning({ id: runs.id })
+    .get();
+  if (!row) throw new Error("platform bindings only work during a run of this tenant (this run is not running)");
+}
+
+function increments(delta: UsageDelta) {
+  return {
       llmCalls: sql`${runs.llmCalls} + ${delta.llmCalls ?? 0}`,
       inputTokens: sql`${runs.inputTokens} + ${delta.inputTokens ?? 0}`,
       outputTokens: sql`${runs.outputTokens} + ${delta.outputTokens ?? 0}`,
@@ -31,8 +52,7 @@ export async function addUsage(d1: D1Database, tenantId: string, runId: string, 
       bytesRead: sql`${runs.bytesRead} + ${delta.bytesRead ?? 0}`,
       bytesWritten: sql`${runs.bytesWritten} + ${delta.bytesWritten ?? 0}`,
       ...(delta.model !== undefined ? { modelUsage: modelUsageSql(delta.model, delta.inputTokens ?? 0, delta.outputTokens ?? 0) } : {}),
-    })
-    .where(and(eq(runs.id, runId), eq(runs.tenantId, tenantId), inArray(runs.status, ["running", "cancelled", "timed_out"])));
+  };
 }
 
 /** Adds tokens to one model's entry of the run's `model_usage` JSON, in SQL (atomic with the rest). */
