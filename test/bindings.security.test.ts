@@ -52,3 +52,20 @@ describe("platform bindings only work inside a live run of their tenant", () => 
     expect(result.usage.inputTokens).toBe(Math.ceil("many words ".repeat(200).length / 4));
   });
 });
+
+describe("a run's share of the event log is bounded", () => {
+  it("events past the per-run limit are dropped, with one marker; the run itself is unaffected", async () => {
+    const { env } = await import("cloudflare:test");
+    const t = await newTenant();
+    await upload(t, "flood", `export default { async fetch(request, env) { const big = "x".repeat(60000); for (let i = 0; i < 200; i++) await env.EMIT("agent.event", { i, big }); return Response.json("done"); } };`);
+    const result = await run(t, "flood");
+    expect(result.status).toBe("succeeded");
+    const { results } = await env.DB.prepare("SELECT type, length(data) AS size FROM run_events WHERE run_id = ? ORDER BY seq").bind(result.id).all<{ type: string; size: number }>();
+    const stored = results.filter((e) => e.type === "agent.event");
+    expect(stored.length).toBeGreaterThan(100);
+    expect(stored.length).toBeLessThan(200);
+    expect(stored.reduce((n, e) => n + e.size, 0)).toBeLessThanOrEqual(8 * 1024 * 1024);
+    expect(results.filter((e) => e.type === "events.truncated")).toHaveLength(1);
+    expect(results.at(-1)!.type).toBe("run.completed");
+  });
+});

@@ -95,6 +95,8 @@ async function enqueue(c: Ctx, principal: TenantPrincipal, agent: string, runId:
 }
 
 const encoder = new TextEncoder();
+/** How much a stream may hold for a slow client before the run is cancelled. */
+const MAX_SSE_BACKLOG_BYTES = 8 * 1024 * 1024;
 const sse = (event: string, data: unknown, id?: number) =>
   encoder.encode(`${id !== undefined ? `id: ${id}\n` : ""}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 
@@ -111,18 +113,24 @@ function stream(c: Ctx, admission: Parameters<typeof runAdmitted>[2], target: Pa
     if (closed.signal.aborted) return;
     try {
       controller.enqueue(sse(event, data, ++seq));
+      // A client that reads far slower than the run writes would make the dispatcher buffer
+      // without bound: past a few MiB it is treated as gone, which cancels the run.
+      if ((controller.desiredSize ?? 0) < -MAX_SSE_BACKLOG_BYTES) closed.abort();
     } catch {
       closed.abort();
     }
   };
-  const body = new ReadableStream<Uint8Array>({
-    start(ctrl) {
-      controller = ctrl;
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(ctrl) {
+        controller = ctrl;
+      },
+      cancel() {
+        closed.abort();
+      },
     },
-    cancel() {
-      closed.abort();
-    },
-  });
+    new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }),
+  );
   const work = runAdmitted(c.env, c.var.runtime, admission, target, runId, input, { onEvent: send, signal: closed.signal })
     .then(({ run, output }) => send(run.status === "succeeded" ? "run.completed" : "run.failed", { ...runView(run), output }))
     .catch((err) => send("run.failed", { id: runId, status: "failed", error: String(err) }))

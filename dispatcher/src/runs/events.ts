@@ -16,6 +16,10 @@ export async function appendRunEvent(d1: D1Database, tenantId: string, runId: st
   await appendStatement(d1, tenantId, runId, type, data).run();
 }
 
+/** A run's share of the event log: enough for long streamed runs, bounded for the shared database. */
+export const MAX_EVENTS_PER_RUN = 10_000;
+export const MAX_EVENT_BYTES_PER_RUN = 8 * 1024 * 1024;
+
 /**
  * A run's events on their way to D1: buffered and written in batches (a streamed answer can
  * emit hundreds of deltas), flushed when the buffer fills, when a quarter second has passed
@@ -25,6 +29,9 @@ export class EventLog {
   private buffer: { type: string; data: unknown; at: number }[] = [];
   private lastFlush = Date.now();
   private writing: Promise<void> = Promise.resolve();
+  private count = 0;
+  private bytes = 0;
+  private truncated = false;
 
   constructor(
     private readonly d1: D1Database,
@@ -32,9 +39,25 @@ export class EventLog {
     private readonly runId: string,
   ) {}
 
-  add(type: string, data: unknown): void {
+  /**
+   * Buffers an event; false once the run has used its share of the log (events are stored in the
+   * one database every tenant shares, so a run may not flood it). The first refused event leaves
+   * an `events.truncated` marker.
+   */
+  add(type: string, data: unknown): boolean {
+    const size = type.length + JSON.stringify(data ?? null).length;
+    if (this.count >= MAX_EVENTS_PER_RUN || this.bytes + size > MAX_EVENT_BYTES_PER_RUN) {
+      if (!this.truncated) {
+        this.truncated = true;
+        this.buffer.push({ type: "events.truncated", data: { stored: this.count, limit: { events: MAX_EVENTS_PER_RUN, bytes: MAX_EVENT_BYTES_PER_RUN } }, at: Date.now() });
+      }
+      return false;
+    }
+    this.count += 1;
+    this.bytes += size;
     this.buffer.push({ type, data, at: Date.now() });
     if (this.buffer.length >= 50 || Date.now() - this.lastFlush >= 250) void this.flush();
+    return true;
   }
 
   /** Writes what is buffered; writes happen one after another, so the log keeps its order. */

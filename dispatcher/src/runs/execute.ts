@@ -88,9 +88,9 @@ export async function executeRun(
 ): Promise<{ run: Run; output: unknown }> {
   const startedAt = Date.now();
   const log = new EventLog(env.DB, target.tenantId, runId);
+  // Only stored events go live, so a stream's event ids always match the stored log.
   const emit = (type: string, data: unknown) => {
-    log.add(type, data);
-    observer.onEvent?.(type, data);
+    if (log.add(type, data)) observer.onEvent?.(type, data);
   };
   // Recorded with the run (startRun); here it only reaches the live observer.
   observer.onEvent?.("run.started", { id: runId, agent: target.agent, version: target.version });
