@@ -4,7 +4,7 @@ import type { RunMessage } from "../core/env";
 import dispatcher from "../dispatcher/src/index";
 import { backoff } from "../dispatcher/src/runs/queue";
 import { VERSIONED } from "./agents";
-import { bearer, json, newTenant, dp, upload } from "./helpers";
+import { bearer, cp, json, newTenant, dp, upload, waitFor } from "./helpers";
 
 describe("the async runs consumer", () => {
   it("retries a run with backoff when the platform fails, and puts it back in the queue", async () => {
@@ -43,6 +43,16 @@ describe("the async runs consumer", () => {
     await dispatcher.queue(batch, env, ctx);
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m2"]);
     expect(await env.DB.prepare("SELECT status FROM runs WHERE id = ?").bind(runId).first("status")).toBe("cancelled");
+  });
+
+  it("a run whose agent is deleted while it waits is closed as failed, with its usage row", async () => {
+    const t = await newTenant();
+    await upload(t, "agent", VERSIONED(1));
+    const runId = (await (await dp("/v1/agents/agent/runs", json({ input: 1, mode: "async" }, bearer(t.key)))).json<{ id: string }>()).id;
+    await cp("/v1/agents/agent", { method: "DELETE", headers: bearer(t.key) });
+    const closed = await waitFor(async () => (await env.DB.prepare("SELECT status, error FROM runs WHERE id = ? AND status <> 'queued'").bind(runId).first<{ status: string; error: string }>()) ?? null);
+    expect(closed).toEqual({ status: "failed", error: "The agent was deleted before the run could start." });
+    expect(await env.DB.prepare("SELECT status FROM usage WHERE run_id = ?").bind(runId).first("status")).toBe("failed");
   });
 
   it("backs off exponentially, capped at five minutes", () => {

@@ -90,7 +90,17 @@ async function enqueue(c: Ctx, principal: TenantPrincipal, agent: string, runId:
   });
   const target = await startRun(c.env.DB, { id: runId, tenantId: principal.tenantId, agent, endUser: principal.subject, status: "queued" });
   if (!target) throw new ProblemError("not-found", `No agent named "${agent}".`);
-  await c.env.RUNS.send({ kind: "run", runId, tenantId: principal.tenantId, webhook });
+  try {
+    await c.env.RUNS.send({ kind: "run", runId, tenantId: principal.tenantId, webhook });
+  } catch (err) {
+    // Never leave a queued run nobody will run: close it (with its usage row) and say so.
+    await c.env.DB.batch([
+      c.env.DB.prepare("UPDATE runs SET status = 'failed', error = 'The run could not be queued.', finished_at = ?, wall_ms = 0 WHERE id = ? AND status = 'queued'").bind(Date.now(), runId),
+      ...ledgerStatements(c.env.DB, runId),
+    ]);
+    console.error(JSON.stringify({ level: "error", event: "enqueue-failed", runId, error: String(err) }));
+    throw new ProblemError("unavailable", "The run could not be queued; nothing will run. Retry shortly.", { headers: { "retry-after": "1" } });
+  }
   return c.json({ id: runId, status: "queued" } satisfies z.infer<typeof RunQueued>, 202);
 }
 
@@ -217,16 +227,17 @@ runRecords.get("/:runId/events", async (c) => {
 /** Cancels a queued or running run; a running one stops within about a second. */
 runRecords.post("/:runId/cancel", async (c) => {
   const run = await findRun(c.env.DB, c.var.tenant, c.req.param("runId"));
-  const cancelled = await c.env.DB.prepare(
-    "UPDATE runs SET status = 'cancelled', error = 'The run was cancelled.', finished_at = ? WHERE id = ? AND status IN ('queued', 'running') RETURNING id",
-  )
-    .bind(Date.now(), run.id)
-    .first<string>("id");
+  const now = Date.now();
+  const cancel = (status: "queued" | "running") =>
+    c.env.DB.prepare(
+      "UPDATE runs SET status = 'cancelled', error = 'The run was cancelled.', finished_at = ?, wall_ms = COALESCE(wall_ms, 0) WHERE id = ? AND status = ? RETURNING id",
+    ).bind(now, run.id, status);
+  // A queued run never reaches an executor: it is closed with its (empty) usage row in one
+  // transaction, so it cannot start in between. A running one gets its row from its executor.
+  const [queued] = await c.env.DB.batch<{ id: string }>([cancel("queued"), ...ledgerStatements(c.env.DB, run.id, now)]);
+  const cancelled = queued?.results[0] ?? (await cancel("running").first<{ id: string }>());
   if (!cancelled) throw new ProblemError("conflict", `Run ${run.id} has already ended (status: ${run.status}).`);
   await appendRunEvent(c.env.DB, run.tenantId, run.id, "run.cancelled", { by: c.var.tenant.keyId });
-  // A queued run never reaches an executor, so its (empty) usage row is written here; a running
-  // one gets its row from the executor when it stops.
-  if (run.status === "queued") await c.env.DB.batch(ledgerStatements(c.env.DB, run.id));
   return c.json(runView((await db(c.env.DB).select().from(runs).where(eq(runs.id, run.id)).get())!));
 });
 

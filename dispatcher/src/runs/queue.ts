@@ -61,8 +61,14 @@ async function consumeRun(env: DispatcherEnv, runtime: TenantRuntime, message: M
     .bind(runId)
     .first<{ tenant_id: string; agent: string; version: number; status: string; tenant_status: string; tenant_quotas: string; sha256: string; bundle_key: string; script_name: string | null; secrets_rev: number | null }>();
   const run = await db(env.DB).select().from(runs).where(eq(runs.id, runId)).get();
-  if (!row || !run || row.status !== "queued") return message.ack(); // cancelled, deleted, or already handled
-  const notify = () => (webhook ? env.RUNS.send({ kind: "webhook", runId, tenantId: row.tenant_id, url: webhook }) : Promise.resolve());
+  if (!run || run.status !== "queued") return message.ack(); // cancelled, or already handled
+  const notify = () => (webhook ? env.RUNS.send({ kind: "webhook", runId, tenantId: run.tenantId, url: webhook }) : Promise.resolve());
+  if (!row) {
+    // Its version is gone (the agent was deleted while the run waited): it can never run.
+    await close(env, run, "The agent was deleted before the run could start.");
+    await notify();
+    return message.ack();
+  }
   if (row.tenant_status !== "active") {
     await close(env, run, `The tenant is ${row.tenant_status}.`);
     await notify();
@@ -75,8 +81,10 @@ async function consumeRun(env: DispatcherEnv, runtime: TenantRuntime, message: M
     tracked = await admitRun(env, { tenantId: row.tenant_id, quotas: { ...quotas, requestsPerMinute: null } }, runId, leaseMs(env));
   } catch (err) {
     if (err instanceof ProblemError && err.slug === "quota-concurrent-runs") {
-      // Waiting for a free slot is the queue's job, not a failure.
-      return message.retry({ delaySeconds: Number(err.headers["retry-after"] ?? 1) });
+      // Waiting for a free slot is the queue's job, not a failure: a fresh delayed message, so
+      // waiting does not use up the retries kept for platform failures.
+      await env.RUNS.send(message.body, { delaySeconds: Number(err.headers["retry-after"] ?? 1) });
+      return message.ack();
     }
     if (err instanceof ProblemError && err.status === 429) {
       await close(env, run, err.message);
