@@ -56,6 +56,8 @@ const sealKey = secretsKey();
 const controlPlaneEnv = envFile("control-plane", { ADMIN_TOKEN: token, SECRETS_KEY: sealKey });
 const dispatcherEnv = envFile("dispatcher", {
   SECRETS_KEY: sealKey,
+  // Locally, webhooks may target your own machine.
+  WEBHOOK_ALLOW_PRIVATE: "true",
   LLM_PROVIDER: process.env.LLM_PROVIDER,
   LLM_BASE_URL: process.env.LLM_BASE_URL,
   LLM_API_KEY: process.env.LLM_API_KEY,

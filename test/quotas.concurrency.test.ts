@@ -72,6 +72,16 @@ describe("quotas: exact under concurrency", () => {
     await expectProblem(await dp("/v1/agents/chatty/runs", json({ input: 1 }, bearer(t.key))), 429, "quota-llm-tokens-per-month");
   });
 
+  it("requests for an unknown agent do not use up runsPerMonth", async () => {
+    const t = await newTenant();
+    await cp(`/admin/tenants/${t.id}`, patch({ quotas: { runsPerMonth: 2 } }));
+    for (let i = 0; i < 3; i++) await expectProblem(await dp("/v1/agents/typo/runs", json({ input: 1 }, bearer(t.key))), 404, "not-found");
+    await upload(t, "agent", VERSIONED(1));
+    expect((await run(t, "agent")).status).toBe("succeeded");
+    expect((await run(t, "agent")).status).toBe("succeeded");
+    await expectProblem(await dp("/v1/agents/agent/runs", json({ input: 1 }, bearer(t.key))), 429, "quota-runs-per-month");
+  });
+
   it("a refused or missing agent gives its slot back", async () => {
     const t = await newTenant();
     await cp(`/admin/tenants/${t.id}`, patch({ quotas: { concurrentRuns: 1 } }));

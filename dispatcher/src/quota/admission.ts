@@ -66,10 +66,10 @@ export async function admitRequest(env: DispatcherEnv, principal: Admittee): Pro
   await decide(env, principal.tenantId, () => stub(env, principal.tenantId).admit(principal.tenantId, { requestsPerMinute: principal.quotas.requestsPerMinute }));
 }
 
-/** Frees the run's slot and charges its tokens; if this fails the lease lapses on its own. */
-export async function releaseRun(env: DispatcherEnv, tenantId: string, runId: string, tokens: number): Promise<void> {
+/** Frees the run's slot and charges its tokens (`uncount`: it never ran); if this fails the lease lapses on its own. */
+export async function releaseRun(env: DispatcherEnv, tenantId: string, runId: string, tokens: number, uncount = false): Promise<void> {
   try {
-    await stub(env, tenantId).release(tenantId, runId, tokens);
+    await stub(env, tenantId).release(tenantId, runId, tokens, uncount);
   } catch (err) {
     console.error(JSON.stringify({ level: "error", event: "quota-release-failed", tenantId, runId, error: String(err) }));
   }

@@ -92,9 +92,13 @@ export function admit(state: QuotaState, limits: Limits, now: number, run?: { id
   return { ok: true };
 }
 
-/** Ends a run's lease and charges its model tokens to the month it was admitted in. */
-export function release(state: QuotaState, runId: string, tokens: number, now: number): void {
+/**
+ * Ends a run's lease and charges its model tokens. `uncount` takes back the admission of a run
+ * that never became one (unknown agent, cancelled before it started): it used nothing.
+ */
+export function release(state: QuotaState, runId: string, tokens: number, now: number, uncount = false): void {
   roll(state, now);
+  if (uncount && runId in state.active) state.runs = Math.max(0, state.runs - 1);
   delete state.active[runId];
   state.tokens += tokens;
 }

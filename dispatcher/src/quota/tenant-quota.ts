@@ -58,10 +58,10 @@ export class TenantQuota extends DurableObject<DispatcherEnv> {
     return decision;
   }
 
-  async release(tenantId: string, runId: string, tokens: number): Promise<void> {
+  async release(tenantId: string, runId: string, tokens: number, uncount = false): Promise<void> {
     const now = Date.now();
     const state = await this.load(tenantId, now);
-    release(state, runId, tokens, now);
+    release(state, runId, tokens, now, uncount);
     await this.ctx.storage.put("state", state);
   }
 }

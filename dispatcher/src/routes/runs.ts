@@ -36,8 +36,8 @@ async function storedOutput(bucket: R2Bucket, run: Run): Promise<unknown> {
 }
 
 /** What a repeated request with the same Idempotency-Key gets: the first run, as the first request got it. */
-async function replay(c: Ctx, runId: string, mode: string): Promise<Response> {
-  const run = await db(c.env.DB).select().from(runs).where(eq(runs.id, runId)).get();
+async function replay(c: Ctx, principal: TenantPrincipal, runId: string, mode: string): Promise<Response> {
+  const run = await db(c.env.DB).select().from(runs).where(and(eq(runs.id, runId), visible(principal))).get();
   if (!run) throw new ProblemError("not-found", "No run with that id.");
   c.header("idempotent-replayed", "true");
   if (mode === "async") return c.json({ id: run.id, status: run.status }, 202);
@@ -59,7 +59,7 @@ agentRuns.post("/:agent/runs", async (c) => {
   const key = idempotencyKey(c.req.header("idempotency-key"));
   if (key) {
     const claim = await claimKey(c.env.DB, principal, key, { agent, body, mode: body.mode }, runId);
-    if (claim.kind === "replay") return replay(c, claim.runId, claim.mode);
+    if (claim.kind === "replay") return replay(c, principal, claim.runId, claim.mode);
   }
   try {
     if (body.mode === "async") return await enqueue(c, principal, agent, runId, body.input, body.webhook?.url ?? null);
@@ -67,7 +67,7 @@ agentRuns.post("/:agent/runs", async (c) => {
     const tracked = await admitRun(c.env, principal, runId, leaseMs(c.env));
     const target = await startRun(c.env.DB, { id: runId, tenantId: principal.tenantId, agent, endUser: principal.subject });
     if (!target) {
-      if (tracked) await releaseRun(c.env, principal.tenantId, runId, 0);
+      if (tracked) await releaseRun(c.env, principal.tenantId, runId, 0, true);
       throw new ProblemError("not-found", `No agent named "${agent}".`);
     }
     const admission = { quotas: principal.quotas, tracked };
@@ -75,8 +75,11 @@ agentRuns.post("/:agent/runs", async (c) => {
     const { run, output } = await runAdmitted(c.env, c.var.runtime, admission, target, runId, body.input);
     return c.json({ ...runView(run), output }, 200);
   } catch (err) {
-    // A request that never became a run gives its key back, so a retry can start one.
-    if (key && err instanceof ProblemError && err.status !== 409 && err.status !== 422) await releaseKey(c.env.DB, principal, key, runId);
+    // A request that never became a run (refused, unknown agent, a platform error) gives its key
+    // back, so a retry can start one.
+    if (key && !(await c.env.DB.prepare("SELECT 1 AS x FROM runs WHERE id = ?").bind(runId).first("x"))) {
+      await releaseKey(c.env.DB, principal, key, runId);
+    }
     throw err;
   }
 });

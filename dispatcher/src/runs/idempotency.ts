@@ -6,6 +6,14 @@ import { ProblemError } from "../../../core/http/problem";
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
+/** A claim whose request never produced a run (the request died) is given up after this long. */
+const ORPHAN_CLAIM_MS = 60_000;
+
+/** Keys are per tenant, and per end user for JWT callers; the encoding cannot make two pairs collide. */
+function scopedKey(principal: TenantPrincipal, key: string): string {
+  return principal.subject === null ? `k:${key}` : `u:${JSON.stringify([principal.subject, key])}`;
+}
+
 export type Claim = { kind: "new" } | { kind: "replay"; runId: string; mode: string };
 
 /** The `Idempotency-Key` header, checked; null when absent. */
@@ -27,7 +35,7 @@ export async function claimKey(
   request: { agent: string; body: unknown; mode: string },
   runId: string,
 ): Promise<Claim> {
-  const scoped = principal.subject !== null ? `sub:${principal.subject}:${key}` : key;
+  const scoped = scopedKey(principal, key);
   const hash = await sha256Hex(`${request.agent}\n${JSON.stringify(request.body)}`);
   const now = Date.now();
   const claimed = await d1
@@ -35,9 +43,10 @@ export async function claimKey(
       `INSERT INTO idempotency_keys (tenant_id, key, request_hash, run_id, mode, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
        ON CONFLICT (tenant_id, key) DO UPDATE SET request_hash = excluded.request_hash, run_id = excluded.run_id, mode = excluded.mode, created_at = excluded.created_at
        WHERE idempotency_keys.created_at < ?7
+          OR (idempotency_keys.created_at < ?8 AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = idempotency_keys.run_id))
        RETURNING run_id`,
     )
-    .bind(principal.tenantId, scoped, hash, runId, request.mode, now, now - IDEMPOTENCY_TTL_MS)
+    .bind(principal.tenantId, scoped, hash, runId, request.mode, now, now - IDEMPOTENCY_TTL_MS, now - ORPHAN_CLAIM_MS)
     .first<string>("run_id");
   if (claimed === runId) return { kind: "new" };
   const first = await d1
@@ -64,6 +73,6 @@ export async function claimKey(
 
 /** Gives a key back when its request never became a run (refused by a quota, unknown agent). */
 export async function releaseKey(d1: D1Database, principal: TenantPrincipal, key: string, runId: string): Promise<void> {
-  const scoped = principal.subject !== null ? `sub:${principal.subject}:${key}` : key;
+  const scoped = scopedKey(principal, key);
   await d1.prepare("DELETE FROM idempotency_keys WHERE tenant_id = ? AND key = ? AND run_id = ?").bind(principal.tenantId, scoped, runId).run();
 }

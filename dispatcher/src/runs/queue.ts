@@ -95,7 +95,7 @@ async function consumeRun(env: DispatcherEnv, runtime: TenantRuntime, message: M
   }
   const started = await env.DB.prepare("UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued' RETURNING id").bind(Date.now(), runId).first("id");
   if (!started) {
-    if (tracked) await releaseRun(env, row.tenant_id, runId, 0);
+    if (tracked) await releaseRun(env, row.tenant_id, runId, 0, true);
     return message.ack();
   }
   await appendRunEvent(env.DB, row.tenant_id, runId, "run.started", { id: runId, agent: row.agent, version: row.version });

@@ -56,10 +56,12 @@ export async function deliver(env: DispatcherEnv, tenantId: string, url: string,
         "isoplane-webhook-id": payload.id,
       },
       body,
+      // A redirect would carry the signed body past the URL check: any 3xx is a failed delivery.
+      redirect: "manual",
       signal: AbortSignal.timeout(10_000),
     });
     await res.body?.cancel();
-    return { ok: res.ok, status: res.status };
+    return { ok: res.status >= 200 && res.status < 300, status: res.status };
   } catch {
     return { ok: false, status: null };
   }
