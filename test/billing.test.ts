@@ -102,6 +102,12 @@ describe("the usage ledger", () => {
     ).bind(t.id, today()).first();
     const rollup = await env.DB.prepare("SELECT runs, failures, wall_ms AS wall, input_tokens AS input, output_tokens AS output FROM usage_daily WHERE tenant_id = ? AND day = ?").bind(t.id, today()).first();
     expect(rollup).toEqual(recomputed);
+    const perModel = await env.DB.prepare(
+      `SELECT j.key AS model, SUM(json_extract(j.value, '$.input')) AS input, SUM(json_extract(j.value, '$.output')) AS output
+       FROM usage u, json_each(u.model_usage) j WHERE u.tenant_id = ? AND u.day = ? GROUP BY j.key ORDER BY j.key`,
+    ).bind(t.id, today()).all();
+    const perModelRollup = await env.DB.prepare("SELECT model, input_tokens AS input, output_tokens AS output FROM usage_daily_models WHERE tenant_id = ? AND day = ? ORDER BY model").bind(t.id, today()).all();
+    expect(perModelRollup.results).toEqual(perModel.results);
     const ledgerRow = await env.DB.prepare("SELECT cpu_ms, model_usage FROM usage WHERE tenant_id = ? AND status = 'succeeded' LIMIT 1").bind(t.id).first<{ cpu_ms: number | null; model_usage: string }>();
     expect(ledgerRow!.cpu_ms).toBeNull(); // not measured locally — never a made-up number
     expect(JSON.parse(ledgerRow!.model_usage)).toHaveProperty("isoplane-echo");

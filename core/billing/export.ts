@@ -108,14 +108,17 @@ export function linesFor(u: TenantUsage, p: Period, prices: PriceBook, costs: Pl
 
 const PAGE = 100;
 
-/** Tenants with usage in the period, a page at a time, each with its aggregated ledger figures. */
+/**
+ * Tenants with usage in the period, a page at a time, each with its figures — read from the daily
+ * rollups (kept in the ledger's own transactions), so the cost does not grow with the runs.
+ */
 export async function* tenantUsage(d1: D1Database, p: Period, tenant?: string): AsyncGenerator<TenantUsage> {
   let cursor = "";
   for (;;) {
     const ids = (
       await d1
         .prepare(
-          `SELECT DISTINCT tenant_id FROM usage WHERE day >= ?1 AND day < ?2 AND tenant_id > ?3 ${tenant ? "AND tenant_id = ?4" : ""}
+          `SELECT DISTINCT tenant_id FROM usage_daily WHERE day >= ?1 AND day < ?2 AND tenant_id > ?3 ${tenant ? "AND tenant_id = ?4" : ""}
            ORDER BY tenant_id LIMIT ${PAGE}`,
         )
         .bind(p.firstDay, p.nextFirstDay, cursor, ...(tenant ? [tenant] : []))
@@ -126,15 +129,15 @@ export async function* tenantUsage(d1: D1Database, p: Period, tenant?: string): 
     const [totals, models, names] = await d1.batch<Record<string, string | number>>([
       d1
         .prepare(
-          `SELECT tenant_id, COUNT(*) AS runs, COALESCE(SUM(cpu_ms), 0) AS cpu, SUM(cpu_ms IS NOT NULL) AS measured
-           FROM usage WHERE day >= ?1 AND day < ?2 AND tenant_id IN (${marks}) GROUP BY tenant_id`,
+          `SELECT tenant_id, SUM(runs) AS runs, SUM(cpu_ms) AS cpu, SUM(cpu_measured_runs) AS measured
+           FROM usage_daily WHERE day >= ?1 AND day < ?2 AND tenant_id IN (${marks}) GROUP BY tenant_id`,
         )
         .bind(p.firstDay, p.nextFirstDay, ...ids),
       d1
         .prepare(
-          `SELECT u.tenant_id, j.key AS model, SUM(json_extract(j.value, '$.input')) AS input, SUM(json_extract(j.value, '$.output')) AS output
-           FROM usage u, json_each(u.model_usage) j WHERE u.day >= ?1 AND u.day < ?2 AND u.tenant_id IN (${marks})
-           GROUP BY u.tenant_id, j.key ORDER BY u.tenant_id, j.key`,
+          `SELECT tenant_id, model, SUM(input_tokens) AS input, SUM(output_tokens) AS output
+           FROM usage_daily_models WHERE day >= ?1 AND day < ?2 AND tenant_id IN (${marks})
+           GROUP BY tenant_id, model ORDER BY tenant_id, model`,
         )
         .bind(p.firstDay, p.nextFirstDay, ...ids),
       d1.prepare(`SELECT id, name FROM tenants WHERE id IN (${ids.map((_, i) => `?${i + 1}`).join(",")})`).bind(...ids),

@@ -33,6 +33,15 @@ export function ledgerStatements(d1: D1Database, runId: string, now = Date.now()
            bytes_written = bytes_written + excluded.bytes_written`,
       )
       .bind(runId, now),
+    d1
+      .prepare(
+        `INSERT INTO usage_daily_models (tenant_id, day, model, input_tokens, output_tokens)
+         SELECT u.tenant_id, u.day, j.key, COALESCE(json_extract(j.value, '$.input'), 0), COALESCE(json_extract(j.value, '$.output'), 0)
+         FROM usage u, json_each(u.model_usage) j WHERE u.run_id = ?1 AND u.recorded_at = ?2
+         ON CONFLICT (tenant_id, day, model) DO UPDATE SET
+           input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens`,
+      )
+      .bind(runId, now),
   ];
 }
 

@@ -235,6 +235,19 @@ export const usageDaily = sqliteTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.day] })],
 );
 
+/** Per-tenant, per-model daily token totals of the ledger (billing reads these, not the rows). */
+export const usageDailyModels = sqliteTable(
+  "usage_daily_models",
+  {
+    tenantId: text("tenant_id").notNull(),
+    day: text("day").notNull(),
+    model: text("model").notNull(),
+    inputTokens: integer("input_tokens").notNull(),
+    outputTokens: integer("output_tokens").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.day, t.model] })],
+);
+
 export type Tenant = typeof tenants.$inferSelect;
 export type ApiKey = typeof apiKeys.$inferSelect;
 export type AgentVersion = typeof agentVersions.$inferSelect;
