@@ -15,7 +15,7 @@ export const TenantView = z
     id: z.string().openapi({ example: "ten_01jd00000000000000ab" }),
     name: z.string(),
     status: TenantStatus,
-    quotas: z.record(z.string(), z.number().int().nullable()).openapi({ description: "Every quota; null means the platform default." }),
+    quotas: z.record(z.string(), z.number().nullable()).openapi({ description: "Every quota; null means the platform default (monthlySpendCapUsd is in USD, the rest integers)." }),
     egressAllow: z.array(z.string()).openapi({ description: "Hosts the tenant's agents may fetch." }),
     createdAt: Timestamp,
     updatedAt: Timestamp,

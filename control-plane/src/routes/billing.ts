@@ -9,7 +9,7 @@ import { page, queryParams } from "../../../core/http/validate";
 import { runView } from "../../../core/runs/record";
 import { RunList, RunStatus } from "../../../core/runs/schemas";
 import { exportStream, linesFor, period, tenantUsage } from "../../../core/billing/export";
-import { UsageBucket, usageBuckets } from "../../../core/billing/usage";
+import { UsageBucket, UsageQuery, usageBuckets } from "../../../core/billing/usage";
 import type { ControlPlaneApp } from "../context";
 import { requireAdmin } from "../middleware/admin";
 import { liveTenant } from "../tenants/store";
@@ -63,8 +63,6 @@ adminBilling.get("/overview", async (c) => {
   });
 });
 
-const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a date as YYYY-MM-DD");
-const UsageQuery = z.object({ from: Day, to: Day, granularity: z.enum(["hour", "day"]).default("day") });
 
 /** A tenant's ledger totals per day or per hour, from `from` to `to` inclusive (UTC). */
 adminBilling.get("/tenants/:tenantId/usage", async (c) => {

@@ -2,13 +2,11 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { requireTenant } from "../../../core/auth/middleware";
 import { formatMicros } from "../../../core/billing/prices";
 import { monthToDateMicros } from "../../../core/billing/spend";
-import { UsageBucket, usageBuckets } from "../../../core/billing/usage";
+import { UsageBucket, UsageQuery, usageBuckets } from "../../../core/billing/usage";
 import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
 import { queryParams } from "../../../core/http/validate";
 import type { DispatcherApp } from "../context";
 
-const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a date as YYYY-MM-DD");
-const UsageQuery = z.object({ from: Day, to: Day, granularity: z.enum(["hour", "day"]).default("day") });
 
 const TenantUsage = z
   .object({
