@@ -3,7 +3,7 @@ import { db } from "../db/client";
 import { apiKeys, tenants } from "../db/schema";
 import { ProblemError } from "../http/problem";
 import { parseQuotas, type QuotaName } from "../quotas";
-import { bearerToken, hashApiKey, isWellFormedApiKey } from "./api-key";
+import { hashApiKey, isWellFormedApiKey } from "./api-key";
 import type { Scope } from "./scopes";
 
 export interface TenantPrincipal {
@@ -112,20 +112,6 @@ export function checkPrincipal(principal: TenantPrincipal | null, scope: Scope):
   if (principal.tenantStatus === "suspended") throw new ProblemError("forbidden", "The tenant is suspended.");
   if (!principal.scopes.includes(scope)) throw new ProblemError("forbidden", `The credential lacks the \`${scope}\` scope.`);
   return principal;
-}
-
-/**
- * Authenticates a tenant request from its `Authorization` header. The tenant comes from the
- * credential alone; nothing the caller sends elsewhere can change it.
- */
-export async function authenticateTenant(
-  d1: D1Database,
-  authorization: string | null | undefined,
-  scope: Scope,
-): Promise<TenantPrincipal> {
-  const token = bearerToken(authorization);
-  if (!token) throw unauthorized("Send a tenant API key as `Authorization: Bearer <key>`.");
-  return checkPrincipal(await findTenantKey(d1, token), scope);
 }
 
 /** Forgets every cached credential in this isolate (after a revocation or suspension here). */
