@@ -214,3 +214,24 @@ describe("usage and the admin dashboard", () => {
     await expectProblem(await cp("/admin/overview", { headers: bearer(t.key) }), 403, "forbidden");
   });
 });
+
+describe("storage metering", () => {
+  it("measures each tenant's stored bytes once a day and bills GB-months", async () => {
+    const { snapshotStorage } = await import("../core/billing/storage");
+    const t = await newTenant("stores-things");
+    const sizes = [1000, 2500, 40_000];
+    for (const [i, n] of sizes.entries()) await dp(`/v1/context/docs/${i}.bin`, { method: "PUT", headers: bearer(t.key), body: new Uint8Array(n) });
+    const day = new Date(Date.UTC(2026, 1, 10, 12));
+    while ((await snapshotStorage(env.DB, env.BUCKET, day)) > 0);
+    const row = await env.DB.prepare("SELECT bytes, objects FROM storage_daily WHERE tenant_id = ? AND day = '2026-02-10'").bind(t.id).first();
+    expect(row).toEqual({ bytes: 43_500, objects: 3 });
+    expect(await snapshotStorage(env.DB, env.BUCKET, day)).toBe(0); // once a day
+
+    const lines = parseCsv(await (await cp(`/admin/billing/export?period=2026-02&format=csv&tenant=${t.id}`, { headers: ADMIN })).text());
+    const storage = lines.find((l) => l.SkuId === "storage-gb-month")!;
+    const gbMonths = 43_500 / 1e9 / 28;
+    expect(storage).toMatchObject({ ConsumedQuantity: "43500", ConsumedUnit: "Byte-days", PricingUnit: "GB-months", PricingQuantity: String(gbMonths) });
+    expect(micros(storage.BilledCost!)).toBe(Math.round(gbMonths * TEST_PRICE_BOOK.perGbMonthStored * 1e6));
+    expect(lines.find((l) => l.SkuId === "runs")).toMatchObject({ ConsumedQuantity: "0" });
+  });
+});

@@ -37,11 +37,15 @@ interface TenantUsage {
   cpuMs: number;
   cpuMeasuredRuns: number;
   models: { model: string; input: number; output: number }[];
+  /** Sum over the period's measured days of the bytes stored that day (byte-days), and how many days were measured. */
+  storageByteDays: number;
+  storageDays: number;
 }
 
 export interface Period {
   /** `YYYY-MM` */
   id: string;
+  days: number;
   start: string;
   end: string;
   firstDay: string;
@@ -52,7 +56,14 @@ export function period(id: string): Period {
   const [y, m] = id.split("-").map(Number) as [number, number];
   const start = new Date(Date.UTC(y, m - 1, 1));
   const end = new Date(Date.UTC(y, m, 1));
-  return { id, start: start.toISOString(), end: end.toISOString(), firstDay: start.toISOString().slice(0, 10), nextFirstDay: end.toISOString().slice(0, 10) };
+  return {
+    id,
+    days: Math.round((end.getTime() - start.getTime()) / 86_400_000),
+    start: start.toISOString(),
+    end: end.toISOString(),
+    firstDay: start.toISOString().slice(0, 10),
+    nextFirstDay: end.toISOString().slice(0, 10),
+  };
 }
 
 /** The priced lines of one tenant for the period, in a fixed order (runs, CPU, then tokens by model). */
@@ -99,6 +110,11 @@ export function linesFor(u: TenantUsage, p: Period, prices: PriceBook, costs: Pl
     prices.perMillionCpuMs,
     amountMicros(u.cpuMs / 1_000_000, costs.perMillionCpuMs),
   );
+  if (u.storageDays > 0) {
+    // Byte-days over the month's days: a month-long average, in GB-months. Unmeasured days count as empty.
+    const gbMonths = u.storageByteDays / 1e9 / p.days;
+    add("storage-gb-month", `R2 storage (measured on ${u.storageDays} of ${p.days} days)`, u.storageByteDays, "Byte-days", gbMonths, "GB-months", prices.perGbMonthStored, amountMicros(gbMonths, costs.perGbMonthStored));
+  }
   for (const m of u.models) {
     add(`input-tokens:${m.model}`, `Model input tokens (${m.model})`, m.input, "Tokens", m.input / 1000, "1K tokens", modelPrice(prices.perThousandInputTokens, m.model), amountMicros(m.input / 1000, modelPrice(costs.perThousandInputTokens, m.model)));
     add(`output-tokens:${m.model}`, `Model output tokens (${m.model})`, m.output, "Tokens", m.output / 1000, "1K tokens", modelPrice(prices.perThousandOutputTokens, m.model), amountMicros(m.output / 1000, modelPrice(costs.perThousandOutputTokens, m.model)));
@@ -118,15 +134,16 @@ export async function* tenantUsage(d1: D1Database, p: Period, tenant?: string): 
     const ids = (
       await d1
         .prepare(
-          `SELECT DISTINCT tenant_id FROM usage_daily WHERE day >= ?1 AND day < ?2 AND tenant_id > ?3 ${tenant ? "AND tenant_id = ?4" : ""}
-           ORDER BY tenant_id LIMIT ${PAGE}`,
+          `SELECT tenant_id FROM (SELECT tenant_id FROM usage_daily WHERE day >= ?1 AND day < ?2
+                                  UNION SELECT tenant_id FROM storage_daily WHERE day >= ?1 AND day < ?2 AND bytes > 0)
+           WHERE tenant_id > ?3 ${tenant ? "AND tenant_id = ?4" : ""} ORDER BY tenant_id LIMIT ${PAGE}`,
         )
         .bind(p.firstDay, p.nextFirstDay, cursor, ...(tenant ? [tenant] : []))
         .all<{ tenant_id: string }>()
     ).results.map((r) => r.tenant_id);
     if (!ids.length) return;
     const marks = ids.map((_, i) => `?${i + 3}`).join(",");
-    const [totals, models, names] = await d1.batch<Record<string, string | number>>([
+    const [totals, models, names, stored] = await d1.batch<Record<string, string | number>>([
       d1
         .prepare(
           `SELECT tenant_id, SUM(runs) AS runs, SUM(cpu_ms) AS cpu, SUM(cpu_measured_runs) AS measured
@@ -141,15 +158,24 @@ export async function* tenantUsage(d1: D1Database, p: Period, tenant?: string): 
         )
         .bind(p.firstDay, p.nextFirstDay, ...ids),
       d1.prepare(`SELECT id, name FROM tenants WHERE id IN (${ids.map((_, i) => `?${i + 1}`).join(",")})`).bind(...ids),
+      d1
+        .prepare(
+          `SELECT tenant_id, SUM(bytes) AS byte_days, COUNT(*) AS days FROM storage_daily
+           WHERE day >= ?1 AND day < ?2 AND tenant_id IN (${marks}) GROUP BY tenant_id`,
+        )
+        .bind(p.firstDay, p.nextFirstDay, ...ids),
     ]);
     for (const id of ids) {
-      const t = totals!.results.find((r) => r.tenant_id === id)!;
+      const t = totals!.results.find((r) => r.tenant_id === id);
+      const s = stored!.results.find((r) => r.tenant_id === id);
       yield {
         tenantId: id,
         name: String(names!.results.find((r) => r.id === id)?.name ?? ""),
-        runs: Number(t.runs),
-        cpuMs: Number(t.cpu),
-        cpuMeasuredRuns: Number(t.measured),
+        runs: Number(t?.runs ?? 0),
+        cpuMs: Number(t?.cpu ?? 0),
+        cpuMeasuredRuns: Number(t?.measured ?? 0),
+        storageByteDays: Number(s?.byte_days ?? 0),
+        storageDays: Number(s?.days ?? 0),
         models: models!.results.filter((r) => r.tenant_id === id).map((r) => ({ model: String(r.model), input: Number(r.input), output: Number(r.output) })),
       };
     }

@@ -37,6 +37,8 @@ export const DEFAULT_PRICE_BOOK: PriceBook = {
  */
 export const PlatformCosts = z.strictObject({
   baseMonthly: usd,
+  /** R2 storage, per GB-month (Cloudflare's list price: $0.015). */
+  perGbMonthStored: usd,
   includedRequests: z.number().int().min(0),
   includedCpuMs: z.number().int().min(0),
   perMillionRequests: usd,
@@ -48,6 +50,7 @@ export type PlatformCosts = z.infer<typeof PlatformCosts>;
 
 export const WORKERS_FOR_PLATFORMS_LIST_PRICE: PlatformCosts = {
   baseMonthly: 25,
+  perGbMonthStored: 0.015,
   includedRequests: 20_000_000,
   includedCpuMs: 60_000_000,
   perMillionRequests: 0.3,

@@ -248,6 +248,19 @@ export const usageDailyModels = sqliteTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.day, t.model] })],
 );
 
+/** Bytes a tenant keeps in R2 (its `tenants/<id>/` prefix), measured once a day by the cron. */
+export const storageDaily = sqliteTable(
+  "storage_daily",
+  {
+    tenantId: text("tenant_id").notNull(),
+    day: text("day").notNull(),
+    bytes: integer("bytes").notNull(),
+    objects: integer("objects").notNull(),
+    measuredAt: integer("measured_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.day] })],
+);
+
 export type Tenant = typeof tenants.$inferSelect;
 export type ApiKey = typeof apiKeys.$inferSelect;
 export type AgentVersion = typeof agentVersions.$inferSelect;

@@ -1,6 +1,7 @@
 import type { DispatcherEnv, RunMessage } from "../../core/env";
 import { consumeRuns } from "./runs/queue";
 import { sweepLostRuns } from "./runs/sweeper";
+import { snapshotStorage } from "../../core/billing/storage";
 import { createApp } from "./app";
 import { LocalRuntime, type RuntimeExports } from "./runtime/local";
 import type { TenantRuntime } from "./runtime/types";
@@ -25,5 +26,6 @@ const app = createApp(runtimeFor);
 export default {
   fetch: app.fetch,
   queue: (batch, env, ctx) => consumeRuns(batch, env, runtimeFor(env, ctx)),
-  scheduled: (_controller, env, ctx) => ctx.waitUntil(sweepLostRuns(env)),
+  // Every minute: close lost runs, and measure some tenants' stored bytes for today.
+  scheduled: (_controller, env, ctx) => ctx.waitUntil(Promise.all([sweepLostRuns(env), snapshotStorage(env.DB, env.BUCKET)])),
 } satisfies ExportedHandler<DispatcherEnv, RunMessage>;
