@@ -72,3 +72,8 @@ export function decideEgress(rawUrl: string, allow: readonly string[], platformH
   }
   return { ok: true };
 }
+
+/** The platform's own hosts from `PLATFORM_HOSTS` (comma-separated), lower-cased. */
+export function platformHosts(env: { PLATFORM_HOSTS?: string }): string[] {
+  return (env.PLATFORM_HOSTS ?? "").split(",").map((h) => h.trim().toLowerCase()).filter(Boolean);
+}

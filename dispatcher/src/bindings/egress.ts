@@ -4,7 +4,7 @@ import type { DispatcherEnv } from "../../../core/env";
 import { problemResponse } from "../../../core/http/problem";
 import { parseQuotas } from "../../../core/quotas";
 import { EGRESS_RUN_HEADER } from "../../../core/scripts/harness";
-import { decideEgress } from "../../../core/egress";
+import { decideEgress, platformHosts } from "../../../core/egress";
 import { appendRunEvent } from "../runs/events";
 import type { TenantProps } from "./storage";
 
@@ -35,8 +35,7 @@ export async function egress(env: DispatcherEnv, tenantId: string, runId: string
   };
   if (!runId) return deny("the request does not belong to a run");
   const policy = await settings(env.DB, tenantId);
-  const platformHosts = (env.PLATFORM_HOSTS ?? "").split(",").map((h) => h.trim().toLowerCase()).filter(Boolean);
-  const decision = decideEgress(request.url, policy.allow, platformHosts);
+  const decision = decideEgress(request.url, policy.allow, platformHosts(env));
   if (!decision.ok) return deny(decision.reason);
   const counted = await env.DB.prepare(
     "UPDATE runs SET subrequests = subrequests + 1 WHERE id = ? AND tenant_id = ? AND status = 'running' RETURNING subrequests",

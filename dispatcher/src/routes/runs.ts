@@ -16,6 +16,7 @@ import type { DispatcherApp } from "../context";
 import { admitRequest, admitRun, releaseRun } from "../quota/admission";
 import { checkSpendCap } from "../quota/spend-cap";
 import { appendRunEvent } from "../runs/events";
+import { failRunStatements } from "../runs/fail";
 import { startRun } from "../runs/execute";
 import { claimKey, idempotencyKey, releaseKey } from "../runs/idempotency";
 import { leaseMs, runAdmitted } from "../runs/lifecycle";
@@ -97,10 +98,7 @@ async function enqueue(c: Ctx, principal: TenantPrincipal, agent: string, runId:
     await c.env.RUNS.send({ kind: "run", runId, tenantId: principal.tenantId, webhook });
   } catch (err) {
     // Never leave a queued run nobody will run: close it (with its usage row) and say so.
-    await c.env.DB.batch([
-      c.env.DB.prepare("UPDATE runs SET status = 'failed', error = 'The run could not be queued.', finished_at = ?, wall_ms = 0 WHERE id = ? AND status = 'queued'").bind(Date.now(), runId),
-      ...ledgerStatements(c.env.DB, runId),
-    ]);
+    await c.env.DB.batch(failRunStatements(c.env.DB, { id: runId, tenantId: principal.tenantId, from: "queued", error: "The run could not be queued." }));
     console.error(JSON.stringify({ level: "error", event: "enqueue-failed", runId, error: String(err) }));
     throw new ProblemError("unavailable", "The run could not be queued; nothing will run. Retry shortly.", { headers: { "retry-after": "1" } });
   }

@@ -2,7 +2,7 @@
  * Appends an event to a run's log. The sequence number is taken inside the statement, which D1
  * runs atomically, so concurrent appends to one run never collide. Scoped by tenant.
  */
-function appendStatement(d1: D1Database, tenantId: string, runId: string, type: string, data: unknown, at = Date.now()): D1PreparedStatement {
+export function appendStatement(d1: D1Database, tenantId: string, runId: string, type: string, data: unknown, at = Date.now()): D1PreparedStatement {
   return d1
     .prepare(
       `INSERT INTO run_events (run_id, seq, at, type, data)

@@ -1,5 +1,4 @@
 import { eq } from "drizzle-orm";
-import { ledgerStatements } from "../../../core/billing/ledger";
 import { db } from "../../../core/db/client";
 import { runs, type Run } from "../../../core/db/schema";
 import type { DispatcherEnv, RunMessage } from "../../../core/env";
@@ -10,6 +9,7 @@ import { admitRun, releaseRun } from "../quota/admission";
 import { checkSpendCap } from "../quota/spend-cap";
 import type { AgentTarget, TenantRuntime } from "../runtime/types";
 import { appendRunEvent } from "./events";
+import { failRunStatements } from "./fail";
 import { leaseMs, runAdmitted } from "./lifecycle";
 import { runView } from "../../../core/runs/record";
 import { deliver } from "./webhooks";
@@ -42,11 +42,7 @@ export async function consumeRuns(batch: MessageBatch<RunMessage>, env: Dispatch
 }
 
 async function close(env: DispatcherEnv, run: Run, error: string): Promise<void> {
-  await env.DB.batch([
-    env.DB.prepare("UPDATE runs SET status = 'failed', error = ?, finished_at = ?, wall_ms = 0 WHERE id = ? AND status = 'queued'").bind(error, Date.now(), run.id),
-    ...ledgerStatements(env.DB, run.id),
-  ]);
-  await appendRunEvent(env.DB, run.tenantId, run.id, "run.failed", { id: run.id, status: "failed", error });
+  await env.DB.batch(failRunStatements(env.DB, { id: run.id, tenantId: run.tenantId, from: "queued", error }));
 }
 
 async function consumeRun(env: DispatcherEnv, runtime: TenantRuntime, message: Message<Extract<RunMessage, { kind: "run" }>>): Promise<void> {

@@ -2,6 +2,7 @@ import { ledgerStatements } from "../../../core/billing/ledger";
 import type { DispatcherEnv } from "../../../core/env";
 import { LEASE_MARGIN_MS } from "./lifecycle";
 import { runTimeoutMs } from "./execute";
+import { failRunStatements } from "./fail";
 
 /** A queued run older than this lost its queue message (retries exhausted); it is closed. */
 export const QUEUED_MAX_MS = 60 * 60 * 1000;
@@ -34,16 +35,7 @@ export async function sweepLostRuns(env: DispatcherEnv, now = Date.now()): Promi
       continue;
     }
     const error = run.status === "queued" ? "The run waited in the queue too long and was never started." : "The platform lost this run (its executor stopped before it ended).";
-    await env.DB.batch([
-      env.DB.prepare(
-        "UPDATE runs SET status = 'failed', error = ?, finished_at = ?, wall_ms = CASE WHEN started_at IS NULL THEN 0 ELSE COALESCE(wall_ms, ? - started_at) END WHERE id = ? AND status = ?",
-      ).bind(error, now, now, run.id, run.status),
-      env.DB.prepare(
-        `INSERT INTO run_events (run_id, seq, at, type, data)
-         SELECT ?1, COALESCE((SELECT MAX(seq) FROM run_events WHERE run_id = ?1), 0) + 1, ?2, 'run.failed', json_object('id', ?1, 'status', 'failed', 'error', ?3)`,
-      ).bind(run.id, now, error),
-      ...ledgerStatements(env.DB, run.id, now),
-    ]);
+    await env.DB.batch(failRunStatements(env.DB, { id: run.id, tenantId: run.tenant_id, from: run.status as "queued" | "running", error }, now));
   }
   return results.length;
 }

@@ -1,4 +1,4 @@
-import { decideEgress } from "../../../core/egress";
+import { decideEgress, platformHosts } from "../../../core/egress";
 import type { DispatcherEnv } from "../../../core/env";
 import { ProblemError } from "../../../core/http/problem";
 import { toHex } from "../../../core/crypto";
@@ -37,8 +37,7 @@ export function checkWebhookUrl(env: DispatcherEnv, raw: string): void {
     throw new ProblemError("invalid-request", "webhook.url: not a valid URL");
   }
   if (env.WEBHOOK_ALLOW_PRIVATE === "true" && (url.protocol === "http:" || url.protocol === "https:")) return;
-  const platformHosts = (env.PLATFORM_HOSTS ?? "").split(",").map((h) => h.trim().toLowerCase()).filter(Boolean);
-  const decision = decideEgress(raw, [url.host.toLowerCase()], platformHosts);
+  const decision = decideEgress(raw, [url.host.toLowerCase()], platformHosts(env));
   if (!decision.ok) throw new ProblemError("invalid-request", `webhook.url: ${decision.reason}`);
 }
 
