@@ -13,6 +13,8 @@ export interface PlatformEnv {
 }
 
 export interface ControlPlaneEnv extends PlatformEnv {
+  /** The dispatcher's per-tenant objects, told of every change to an agent or a tenant's settings. */
+  TENANTS: DurableObjectNamespace<import("../dispatcher/src/tenant/tenant-object").TenantObject>;
   /** Operator credential for `/admin` (a secret; `npm start` provides one locally). */
   ADMIN_TOKEN: string;
   /** Platform-wide script size cap in bytes (default 5 MiB). */
@@ -29,8 +31,14 @@ export interface ControlPlaneEnv extends PlatformEnv {
 
 export interface DispatcherEnv extends PlatformEnv {
   LOADER: WorkerLoader;
-  /** Per-tenant quota state (the TenantQuota Durable Object). */
-  QUOTA: DurableObjectNamespace<import("../dispatcher/src/quota/tenant-quota").TenantQuota>;
+  /** One Durable Object per tenant: admission, active versions, idempotency keys, the async lane. */
+  TENANTS: DurableObjectNamespace<import("../dispatcher/src/tenant/tenant-object").TenantObject>;
+  /** One Durable Object per run: its record, state machine, event log, usage and deadline. */
+  RUN_RECORDS: DurableObjectNamespace<import("../dispatcher/src/runs/run-object").RunObject>;
+  /** Run index and usage ledger rows on their way to D1, written in batches. */
+  LEDGER: Queue<LedgerMessage>;
+  /** How long a finished run's event log stays in its object before it moves to R2 (ms, default 60000). */
+  EVENT_ARCHIVE_AFTER_MS?: string;
   /** `local` (default: Worker Loader) or `wfp` (the DISPATCHER dispatch namespace). */
   RUNTIME?: string;
   /** wfp: the dispatch namespace holding one script per agent version. */
@@ -58,7 +66,12 @@ export function intSetting(value: string | undefined, fallback: number): number 
   return Number.isSafeInteger(n) && n > 0 ? n : fallback;
 }
 
-/** Messages on the runs queue: an async run to execute, or a webhook to deliver. */
-export type RunMessage =
-  | { kind: "run"; runId: string; tenantId: string; webhook: string | null }
-  | { kind: "webhook"; runId: string; tenantId: string; url: string };
+/** Messages on the runs queue: an async run whose turn has come, or a webhook to deliver. */
+export type RunMessage = { kind: "run"; runId: string; tenantId: string } | { kind: "webhook"; runId: string; tenantId: string; url: string };
+
+/** Messages on the ledger queue: a run's row for the run index; `final` rows also become usage. */
+export interface LedgerMessage {
+  kind: "run";
+  run: import("./db/schema").Run;
+  final: boolean;
+}

@@ -14,6 +14,8 @@ export const Quotas = z
     llmTokensPerMonth: limit,
     cpuMsPerRun: limit,
     subrequestsPerRun: limit,
+    /** Model calls (`env.LLM.chat`/`stream`) one run may make. */
+    llmCallsPerRun: limit,
     scriptBytes: limit,
     storageBytes: limit,
     /** USD per calendar month (UTC), priced with the PRICE_BOOK; new runs stop and model streams are cut at it. */

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { VERSIONED } from "./agents";
-import { ADMIN, audit, bearer, cp, dp, expectProblem, json, newTenant, patch, run, upload } from "./helpers";
+import { ADMIN, audit, bearer, cp, dp, expectProblem, json, newTenant, patch, run, upload, ledgered } from "./helpers";
 
 interface TenantBody {
   id: string;
@@ -33,7 +33,7 @@ describe("admin: tenants", () => {
     const t = await newTenant();
     const got = await (await cp(`/admin/tenants/${t.id}`, { headers: ADMIN })).json<TenantBody>();
     expect(Object.keys(got.quotas).sort()).toEqual(
-      ["concurrentRuns", "cpuMsPerRun", "llmTokensPerMonth", "monthlySpendCapUsd", "requestsPerMinute", "runsPerMonth", "scriptBytes", "storageBytes", "subrequestsPerRun"],
+      ["concurrentRuns", "cpuMsPerRun", "llmCallsPerRun", "llmTokensPerMonth", "monthlySpendCapUsd", "requestsPerMinute", "runsPerMonth", "scriptBytes", "storageBytes", "subrequestsPerRun"],
     );
     expect(Object.values(got.quotas).every((v) => v === null)).toBe(true);
 
@@ -91,6 +91,7 @@ describe("admin: tenants", () => {
     await expectProblem(await cp(`/admin/tenants/${t.id}`, { headers: ADMIN }), 404, "not-found");
     await expectProblem(await cp(`/admin/tenants/${t.id}`, { method: "DELETE", headers: ADMIN }), 404, "not-found");
     await expectProblem(await cp(`/admin/tenants/${t.id}/keys`, json({}, ADMIN)), 404, "not-found");
+    await ledgered([ran.id]);
     const kept = await env.DB.prepare("SELECT status FROM runs WHERE id = ?").bind(ran.id).first("status");
     expect(kept).toBe("succeeded");
     const deleted = await (await cp("/admin/tenants?status=deleted&limit=100", { headers: ADMIN })).json<{ tenants: TenantBody[] }>();

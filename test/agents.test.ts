@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { VERSIONED } from "./agents";
-import { bearer, cp, expectProblem, json, newTenant, run, upload } from "./helpers";
+import { bearer, cp, expectProblem, json, newTenant, run, upload, getRun } from "./helpers";
 
 interface AgentBody {
   name: string;
@@ -55,7 +55,7 @@ describe("tenant: agents and versions", () => {
     await expectProblem(await cp("/v1/agents/gone", { headers: bearer(t.key) }), 404, "not-found");
     await expectProblem(await cp("/v1/agents/gone", { method: "DELETE", headers: bearer(t.key) }), 404, "not-found");
     expect(await env.BUCKET.head(`scripts/${t.id}/gone/${v.sha256}.json`)).toBeNull();
-    expect(await env.DB.prepare("SELECT status FROM runs WHERE id = ?").bind(ran.id).first("status")).toBe("succeeded");
+    expect((await getRun(t, ran.id)).status).toBe("succeeded");
     expect((await upload(t, "gone", VERSIONED(3))).version).toBe(1);
   });
 

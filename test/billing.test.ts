@@ -4,7 +4,7 @@ import { COLUMNS } from "../core/billing/export";
 import { WORKERS_FOR_PLATFORMS_LIST_PRICE } from "../core/billing/prices";
 import { VERSIONED } from "./agents";
 import { TEST_PRICE_BOOK } from "./constants";
-import { ADMIN, bearer, cp, dp, expectProblem, json, newTenant, patch, run, upload, type TestTenant, waitFor } from "./helpers";
+import { ADMIN, bearer, cp, dp, expectProblem, json, ledgered, newTenant, patch, run, runEvents, upload, type TestTenant } from "./helpers";
 
 const CHAT = `export default { async fetch(request, env) { const { input } = await request.json(); const r = await env.LLM.chat({ messages: [{ role: "user", content: input.q }] }); return Response.json(r.content); } };`;
 const SLOW = `export default { async fetch() { await new Promise((r) => setTimeout(r, 1500)); return Response.json(1); } };`;
@@ -76,20 +76,19 @@ describe("the usage ledger", () => {
     await upload(t, "ok", CHAT);
     await upload(t, "boom", `export default { fetch() { throw new Error("x"); } };`);
     await upload(t, "slow", SLOW);
-    await run(t, "ok", { q: "hello there" });
-    await run(t, "boom");
-    // Cancelled while running.
-    const pending = dp("/v1/agents/slow/runs", json({ input: 1 }, bearer(t.key)));
-    const running = await waitFor(() => env.DB.prepare("SELECT id FROM runs WHERE tenant_id = ? AND status = 'running'").bind(t.id).first<string>("id"));
+    const ok = await run(t, "ok", { q: "hello there" });
+    const boom = await run(t, "boom");
+    // Cancelled while running (a stream says its run's id at once).
+    const streamed = await dp("/v1/agents/slow/runs", json({ input: 1, mode: "stream" }, bearer(t.key)));
+    const running = streamed.headers.get("x-isoplane-run-id")!;
     await dp(`/v1/runs/${running}/cancel`, { method: "POST", headers: bearer(t.key) });
-    await pending;
+    await streamed.text();
     // Cancelled while queued: cancel at once, before the consumer (it batches for a second).
     const queued = await (await dp("/v1/agents/ok/runs", json({ input: { q: "later" }, mode: "async" }, bearer(t.key)))).json<{ id: string }>();
     await dp(`/v1/runs/${queued.id}/cancel`, { method: "POST", headers: bearer(t.key) });
     // Async, executed.
     const done = await (await dp("/v1/agents/ok/runs", json({ input: { q: "async" }, mode: "async" }, bearer(t.key)))).json<{ id: string }>();
-    await waitFor(() => env.DB.prepare("SELECT 1 AS x FROM usage WHERE run_id = ?").bind(done.id).first("x"));
-    await new Promise((r) => setTimeout(r, 1500)); // let the queued-then-cancelled message be consumed (and skipped)
+    await ledgered([ok.id, boom.id, running, queued.id, done.id]);
 
     const runs = (await env.DB.prepare("SELECT id, status FROM runs WHERE tenant_id = ? ORDER BY id").bind(t.id).all<{ id: string; status: string }>()).results;
     const rows = (await env.DB.prepare("SELECT run_id, status, requests FROM usage WHERE tenant_id = ? ORDER BY run_id").bind(t.id).all<{ run_id: string; status: string; requests: number }>()).results;
@@ -122,9 +121,11 @@ describe("billing export", () => {
       await upload(t, "chat", CHAT);
       tenants.push(t);
     }
+    const ids: string[] = [];
     await Promise.all(tenants.map(async (t, i) => {
-      for (let r = 0; r < (i % 3) + 1; r++) await run(t, "chat", { q: `question ${i}-${r} ${"x".repeat(i)}` });
+      for (let r = 0; r < (i % 3) + 1; r++) ids.push((await run(t, "chat", { q: `question ${i}-${r} ${"x".repeat(i)}` })).id);
     }));
+    await ledgered(ids);
 
     const csvRes = await cp(`/admin/billing/export?period=${month()}&format=csv`, { headers: ADMIN });
     expect(csvRes.headers.get("content-type")).toBe("text/csv; charset=utf-8");
@@ -181,7 +182,7 @@ describe("spend caps", () => {
     expect(result.status).toBe("failed");
     expect(result.error).toMatch(/spend cap/);
     expect(result.usage.outputTokens).toBeGreaterThan(0);
-    const events = (await env.DB.prepare("SELECT type FROM run_events WHERE run_id = ? ORDER BY seq").bind(result.id).all<{ type: string }>()).results.map((e) => e.type);
+    const events = (await runEvents(t, result.id)).map((e) => e.type);
     expect(events).toContain("spend-cap.reached");
     await expectProblem(await dp("/v1/agents/streamer/runs", json({ input: { q: "again" } }, bearer(t.key))), 429, "quota-spend-cap");
   });
@@ -191,8 +192,7 @@ describe("usage and the admin dashboard", () => {
   it("a tenant reads its own usage; operators read overview, per-tenant usage and every run", async () => {
     const t = await newTenant("dashboard");
     await upload(t, "chat", CHAT);
-    await run(t, "chat", { q: "one" });
-    await run(t, "chat", { q: "two" });
+    await ledgered([(await run(t, "chat", { q: "one" })).id, (await run(t, "chat", { q: "two" })).id]);
     const mine = await (await dp(`/v1/usage?from=${today()}&to=${today()}`, { headers: bearer(t.key) })).json<{ buckets: { runs: number; cpuMs: null }[]; monthToDate: { billedCost: string } }>();
     expect(mine.buckets).toEqual([expect.objectContaining({ start: today(), runs: 2, failures: 0, cpuMs: null })]);
     expect(micros(mine.monthToDate.billedCost)).toBe(await expectedMicros(t.id));

@@ -1,8 +1,7 @@
-import { env } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decideEgress } from "../core/egress";
-import { cp, expectProblem, newTenant, patch, run, upload } from "./helpers";
+import { cp, expectProblem, newTenant, patch, run, runEvents, upload } from "./helpers";
 
 /** Fetches each URL of its input and reports what came back, or what was thrown. */
 const FETCHER = `export default {
@@ -59,13 +58,13 @@ describe("egress policy through a real run", () => {
     }
     expect(result.usage.subrequests).toBe(2);
 
-    const { results: all } = await env.DB.prepare("SELECT seq, type, data FROM run_events WHERE run_id = ? ORDER BY seq").bind(result.id).all<{ seq: number; type: string; data: string }>();
+    const all = await runEvents(t, result.id);
     expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
     expect(all[0]!.type).toBe("run.started");
     expect(all.at(-1)!.type).toBe("run.completed");
     const results = all.filter((e) => e.type === "egress.denied");
     expect(results).toHaveLength(9);
-    const logged = results.map((e) => JSON.parse(e.data) as { url: string; reason: string });
+    const logged = results.map((e) => e.data as { url: string; reason: string });
     expect(logged[2]!.url).toBe("http://127.0.0.1:8787/v1/runs");
     expect(logged[5]!.reason).toMatch(/private/);
     // Query strings are not logged: they often carry tokens.

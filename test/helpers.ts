@@ -114,3 +114,42 @@ export async function waitFor<T>(probe: () => Promise<T | null | undefined>, ms 
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * Waits until the run index and ledger in D1 have the runs' final rows: they are written in
+ * batches from the runs' objects through the ledger queue, a second or so after each run ends.
+ */
+export async function ledgered(runIds: string[], ms = 15_000): Promise<void> {
+  const { env } = await import("cloudflare:test");
+  await waitFor(async () => {
+    const marks = runIds.map(() => "?").join(",");
+    const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM usage WHERE run_id IN (${marks})`).bind(...runIds).first<number>("n");
+    return row === runIds.length;
+  }, ms);
+}
+
+export interface StoredEventView {
+  seq: number;
+  type: string;
+  data: Record<string, unknown> | null;
+}
+
+/** A run's whole event log, through the API (live or archived). */
+export async function runEvents(t: TestTenant, runId: string): Promise<StoredEventView[]> {
+  const out: StoredEventView[] = [];
+  for (let after = 0; ; ) {
+    const res = await dp(`/v1/runs/${runId}/events?after=${after}&limit=1000`, { headers: bearer(t.key) });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const page = await res.json<{ events: StoredEventView[]; next: number | null }>();
+    out.push(...page.events);
+    if (page.next === null) return out;
+    after = page.next;
+  }
+}
+
+/** A run record through the API. */
+export async function getRun(t: TestTenant, runId: string): Promise<RunBody & { error?: string; endUser?: string; finishedAt: string | null; startedAt: string | null }> {
+  const res = await dp(`/v1/runs/${runId}`, { headers: bearer(t.key) });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return res.json();
+}

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { bearer, cp, dp, expectProblem, json, newTenant, patch, put, run, upload, type TestTenant } from "./helpers";
+import { bearer, cp, dp, expectProblem, json, newTenant, patch, put, run, upload, type TestTenant, getRun, ledgered } from "./helpers";
 
 const ECHO_RUN = `export default { async fetch(request, env) { return Response.json({ run: env.RUN.id }); } };`;
 
@@ -50,7 +50,7 @@ describe("end-user JWTs: the attack matrix", () => {
     expect(res.status, await res.clone().text()).toBe(200);
     const body = await res.json<{ id: string; status: string }>();
     expect(body.status).toBe("succeeded");
-    expect(await env.DB.prepare("SELECT end_user FROM runs WHERE id = ?").bind(body.id).first("end_user")).toBe("user-42");
+    expect((await getRun(t, body.id)).endUser).toBe("user-42");
     // The end user reads their own run, and no one else's.
     expect((await dp(`/v1/runs/${body.id}`, { headers: bearer(await token(good, claims())) })).status).toBe(200);
     const theirs = await run(t, "echo");
@@ -100,6 +100,7 @@ describe("end-user JWTs: the attack matrix", () => {
     const res = await dp("/v1/agents/echo/runs", json({ input: 1 }, bearer(theirs)));
     const body = await res.json<{ id: string }>();
     // It runs the *other* tenant's agent of the same name — never this tenant's.
+    await ledgered([body.id]);
     expect(await env.DB.prepare("SELECT tenant_id FROM runs WHERE id = ?").bind(body.id).first("tenant_id")).toBe(other.id);
   });
 

@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { VERSIONED } from "./agents";
-import { bearer, cp, dp, expectProblem, json, newTenant, patch, run, upload } from "./helpers";
+import { bearer, cp, dp, expectProblem, json, ledgered, newTenant, patch, run, upload } from "./helpers";
 import { DISPATCHER_NO_QUOTA_HOST } from "./worker";
 
 const SLOW = `export default { async fetch() { await new Promise((r) => setTimeout(r, 400)); return Response.json({ slow: true }); } };`;
@@ -25,6 +25,7 @@ describe("quotas: exact under concurrency", () => {
       expect(problem).toMatchObject({ quota: "runsPerMonth", limit: 5 });
       expect(r.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
     }
+    await ledgered(await Promise.all(ok.map(async (r) => (await r.json<{ id: string }>()).id)));
     expect(await runCount(t.id)).toBe(5);
   });
 
@@ -33,9 +34,11 @@ describe("quotas: exact under concurrency", () => {
     await upload(t, "slow", SLOW);
     await cp(`/admin/tenants/${t.id}`, patch({ quotas: { concurrentRuns: 2 } }));
     const responses = await Promise.all(Array.from({ length: 8 }, () => dp("/v1/agents/slow/runs", json({ input: 1 }, bearer(t.key)))));
-    expect(responses.filter((r) => r.status === 200)).toHaveLength(2);
+    const admitted = responses.filter((r) => r.status === 200);
+    expect(admitted).toHaveLength(2);
     const refused = responses.filter((r) => r.status === 429);
     expect(refused).toHaveLength(6);
+    await ledgered(await Promise.all(admitted.map(async (r) => (await r.json<{ id: string }>()).id)));
     for (const r of refused) {
       await expectProblem(r, 429, "quota-concurrent-runs");
       expect(Number(r.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
@@ -103,11 +106,11 @@ describe("quotas: exact under concurrency", () => {
     expect(await runCount(t.id)).toBe(0);
   });
 
-  it("tenants without admission quotas never wait on the quota state", async () => {
+  it("runs of tenants without quotas fail closed too (the tenant's object holds the active version); other calls never wait on it", async () => {
     const t = await newTenant();
     await upload(t, "agent", VERSIONED(1));
     const res = await exports.default.fetch(new Request(`http://${DISPATCHER_NO_QUOTA_HOST}/v1/agents/agent/runs`, json({ input: 1 }, bearer(t.key))));
-    expect(res.status).toBe(200);
+    await expectProblem(res, 503, "unavailable");
     expect((await exports.default.fetch(new Request(`http://${DISPATCHER_NO_QUOTA_HOST}/v1/context?prefix=`, { headers: bearer(t.key) }))).status).toBe(200);
   });
 

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { NO_FETCH, NOT_JSON, SLEEPS, STATUS_503, THROWS, THROWS_AT_START } from "./agents";
-import { bearer, dp, expectProblem, newTenant, run, upload } from "./helpers";
+import { bearer, dp, expectProblem, newTenant, run, upload, ledgered } from "./helpers";
 
 describe("runs that fail still leave a record", () => {
   const cases: [string, string, RegExp][] = [
@@ -25,6 +25,7 @@ describe("runs that fail still leave a record", () => {
       const record = await dp(`/v1/runs/${result.id}`, { headers: bearer(t.key) });
       expect(await record.json()).toMatchObject({ id: result.id, status: "failed", error: result.error });
       await expectProblem(await dp(`/v1/runs/${result.id}/result`, { headers: bearer(t.key) }), 404, "not-found");
+      await ledgered([result.id]);
       const row = await env.DB.prepare("SELECT finished_at, wall_ms FROM runs WHERE id = ?").bind(result.id).first();
       expect(row!.finished_at).not.toBeNull();
       expect(row!.wall_ms).not.toBeNull();

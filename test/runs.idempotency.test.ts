@@ -1,7 +1,7 @@
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { VERSIONED } from "./agents";
-import { bearer, dp, expectProblem, json, newTenant, upload } from "./helpers";
+import { bearer, dp, expectProblem, json, ledgered, newTenant, upload } from "./helpers";
 
 const COUNTS = `export default { async fetch(request, env) { const { runId } = await request.json(); await env.STORAGE.put("results/" + runId + "/ran", "1"); await new Promise((r) => setTimeout(r, 300)); return Response.json({ runId }); } };`;
 
@@ -22,6 +22,7 @@ describe("Idempotency-Key", () => {
       expect(r.headers.get("retry-after")).toBe("1");
     }
     const first = await ok[0]!.json<{ id: string; output: unknown }>();
+    await ledgered([first.id]);
     expect(await runRows(t.id)).toBe(1);
 
     // After it finished: the same key and body return the first run, without running again.
@@ -67,7 +68,10 @@ describe("Idempotency-Key", () => {
     const t = await newTenant();
     await upload(t, "agent", VERSIONED(1));
     const first = await (await dp("/v1/agents/agent/runs", withKey("daily", { input: 1 }, bearer(t.key)))).json<{ id: string }>();
-    await env.DB.prepare("UPDATE idempotency_keys SET created_at = created_at - ? WHERE tenant_id = ?").bind(24 * 3600 * 1000 + 1, t.id).run();
+    // A day later (the tenant's object keeps its keys in its own SQLite).
+    await runInDurableObject(env.TENANTS.get(env.TENANTS.idFromName(t.id)), (_, state) => {
+      state.storage.sql.exec("UPDATE idem SET created_at = created_at - ?", 24 * 3600 * 1000 + 1);
+    });
     const second = await (await dp("/v1/agents/agent/runs", withKey("daily", { input: 1 }, bearer(t.key)))).json<{ id: string }>();
     expect(second.id).not.toBe(first.id);
   });

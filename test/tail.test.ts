@@ -5,11 +5,11 @@ import tailWorker, { consumeMeasurements, meterMessage, type MeterMessage, type 
 import { WORKERS } from "../scripts/deploy/workers.ts";
 import { VERSIONED } from "./agents";
 import { FAKE_CF } from "./fakes/cloudflare-api";
-import { bearer, dp, json, newTenant, run, upload, type TestTenant } from "./helpers";
+import { bearer, dp, json, newTenant, run, upload, type TestTenant, waitFor } from "./helpers";
 import { CONTROL_PLANE_WFP_HOST, DISPATCHER_WFP_HOST } from "./worker";
 
 // CPU metering in production: the tail Worker gets the trace of every agent invocation, enqueues
-// what belongs to a run, and its queue consumer writes CPU time, wall time and outcome to D1.
+// what belongs to a run, and its queue consumer hands CPU time, wall time and outcome to the run's object.
 // Trace items here have the shape Workers delivers (TraceItem in @cloudflare/workers-types).
 
 const NAMESPACE = FAKE_CF.namespace;
@@ -63,11 +63,11 @@ function recordingQueue() {
       for (const m of messages) sent.push(m.body);
     },
   } as unknown as Queue<MeterMessage>;
-  return { sent, env: { DB: env.DB, METERING: queue, DISPATCH_NAMESPACE: NAMESPACE } satisfies TailEnv };
+  return { sent, env: { RUN_RECORDS: env.RUN_RECORDS, METERING: queue, DISPATCH_NAMESPACE: NAMESPACE } satisfies TailEnv };
 }
 
 /** Runs the tail handler on the events, then the queue consumer on what it enqueued. */
-async function meter(events: TraceItem[], db: D1Database = env.DB) {
+async function meter(events: TraceItem[], runRecords: TailEnv["RUN_RECORDS"] = env.RUN_RECORDS) {
   const { sent, env: tailEnv } = recordingQueue();
   await tailWorker.tail(events, tailEnv);
   const batch = createMessageBatch<MeterMessage>(
@@ -75,38 +75,40 @@ async function meter(events: TraceItem[], db: D1Database = env.DB) {
     sent.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })),
   );
   const ctx = createExecutionContext();
-  await consumeMeasurements(batch, { ...tailEnv, DB: db });
+  await consumeMeasurements(batch, { ...tailEnv, RUN_RECORDS: runRecords });
   return { sent, result: await getQueueResult(batch, ctx) };
 }
 
 let seq = 0;
-/** A run row and the agent version it ran on, written directly (status and error as given). */
+const runObject = (runId: string) => env.RUN_RECORDS.get(env.RUN_RECORDS.idFromName(runId));
+
+/** A run (in its own object) on an agent version published as `script`, ended with the status and error given. */
 async function seedRun(status: string, error: string | null = null): Promise<RunRef> {
   const n = `${Date.now().toString(36)}${(++seq).toString(36)}`;
   const ref = { id: `run_seed${n}`, tenantId: `ten_seed${n}`, agent: "seeded", version: 1, script: `ip-seed${n}` };
-  await env.DB.batch([
-    env.DB.prepare(
-      "INSERT INTO agent_versions (tenant_id, agent, version, sha256, size, bundle_key, script_name, created_at) VALUES (?, ?, ?, 'sha', 1, 'scripts/x', ?, ?)",
-    ).bind(ref.tenantId, ref.agent, ref.version, ref.script, Date.now()),
-    env.DB.prepare("INSERT INTO runs (id, tenant_id, agent, version, status, error, created_at, finished_at, wall_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 40)").bind(
-      ref.id,
-      ref.tenantId,
-      ref.agent,
-      ref.version,
-      status,
-      error,
-      Date.now(),
-      status === "running" ? null : Date.now(),
-    ),
-  ]);
+  const stub = runObject(ref.id);
+  await stub.create({
+    id: ref.id,
+    tenantId: ref.tenantId,
+    target: { tenantId: ref.tenantId, agent: ref.agent, version: 1, sha256: "sha", bundleKey: "scripts/x", scriptName: ref.script, secretsRev: 0 },
+    endUser: null,
+    status: "running",
+    timeoutMs: 3000,
+    policy: { egressAllow: [], subrequestsPerRun: null, llmCallsPerRun: null, spendCapped: false, retentionDays: 30 },
+    webhook: null,
+  });
+  if (status !== "running") await stub.close({ status: status as "succeeded", ...(error ? { error } : {}), wallMs: 40 });
   return ref;
 }
 
-const cpuOf = (runId: string) => env.DB.prepare("SELECT cpu_ms FROM runs WHERE id = ?").bind(runId).first<number | null>("cpu_ms");
-const runRow = (runId: string) => env.DB.prepare("SELECT status, error, cpu_ms, wall_ms FROM runs WHERE id = ?").bind(runId).first<{ status: string; error: string | null; cpu_ms: number | null; wall_ms: number }>();
+const cpuOf = async (runId: string) => (await runObject(runId).state())?.cpuMs ?? null;
+async function runRow(runId: string) {
+  const s = (await runObject(runId).state())!;
+  return { status: s.status, error: s.error, cpu_ms: s.cpuMs, wall_ms: s.wallMs };
+}
 async function metered(runId: string) {
-  const { results } = await env.DB.prepare("SELECT data FROM run_events WHERE run_id = ? AND type = 'run.metered' ORDER BY seq").bind(runId).all<{ data: string }>();
-  return results.map((r) => JSON.parse(r.data) as Record<string, unknown>);
+  const log = await runObject(runId).events(null, 0, 1000);
+  return log!.events.filter((e) => e.type === "run.metered").map((e) => JSON.parse(e.data) as Record<string, unknown>);
 }
 
 /** A tenant's agent published to the (fake) dispatch namespace and run through the production runtime. */
@@ -139,8 +141,11 @@ describe("CPU metering from tail events", () => {
 
     expect(await cpuOf(ref.id)).toBe(7);
     expect(await metered(ref.id)).toEqual([{ cpuMs: 7, wallMs: 41, outcome: "ok" }]);
-    const usage = await env.DB.prepare("SELECT cpu_ms FROM usage WHERE run_id = ?").bind(ref.id).first<number>("cpu_ms");
+    // The ledger row gets it too (through the ledger queue).
+    const usage = await waitFor(() => env.DB.prepare("SELECT cpu_ms FROM usage WHERE run_id = ? AND cpu_ms IS NOT NULL").bind(ref.id).first<number>("cpu_ms"));
     expect(usage).toBe(7);
+    const rollup = await env.DB.prepare("SELECT cpu_measured_runs FROM usage_daily WHERE tenant_id = ?").bind(t.id).first<number>("cpu_measured_runs");
+    expect(rollup).toBe(1);
     // The tenant sees it on the run record.
     const record = await dp(`/v1/runs/${ref.id}`, { headers: bearer(t.key) });
     expect((await record.json<{ usage: { cpuMs: number | null } }>()).usage.cpuMs).toBe(7);
@@ -232,13 +237,12 @@ describe("CPU metering from tail events", () => {
     expect(await metered(ref.id)).toEqual([]);
   });
 
-  it("when D1 fails, the message is retried with backoff instead of lost", async () => {
+  it("when the run's object cannot be reached, the message is retried with backoff instead of lost", async () => {
     const ref = await seedRun("succeeded");
     const failing = {
-      prepare() {
-        throw new Error("D1_ERROR: the database is overloaded");
-      },
-    } as unknown as D1Database;
+      idFromName: (name: string) => ({ name }),
+      get: () => ({ meter: () => Promise.reject(new Error("Durable Object unreachable")) }),
+    } as unknown as TailEnv["RUN_RECORDS"];
     const { sent, result } = await meter([trace(ref)], failing);
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m0"]);
@@ -256,7 +260,7 @@ describe("CPU metering from tail events", () => {
         delays.push(options?.delaySeconds);
       },
     }));
-    await consumeMeasurements({ queue: "isoplane-metering", messages } as unknown as MessageBatch<MeterMessage>, { ...recordingQueue().env, DB: failing });
+    await consumeMeasurements({ queue: "isoplane-metering", messages } as unknown as MessageBatch<MeterMessage>, { ...recordingQueue().env, RUN_RECORDS: failing });
     expect(delays).toEqual([2, 8, 300]);
   });
 

@@ -2,15 +2,15 @@
 // so tests drive each through its real HTTP handler over the same local D1 and R2.
 import controlPlane from "../control-plane/src/index";
 import dispatcher from "../dispatcher/src/index";
-import type { RunMessage } from "../core/env";
+import type { LedgerMessage, RunMessage } from "../core/env";
 import { FAKE_CF } from "./fakes/cloudflare-api";
 
-export { TenantEgress, TenantLlm, TenantQuota, TenantStorage } from "../dispatcher/src/index";
+export { RunObject, TenantEgress, TenantLlm, TenantObject, TenantStorage } from "../dispatcher/src/index";
 
 export const CONTROL_PLANE_HOST = "control-plane.test";
 /** The control plane configured with PUBLISHER=wfp against the fake Cloudflare API. */
 export const CONTROL_PLANE_WFP_HOST = "control-plane-wfp.test";
-/** The dispatcher with its quota Durable Object unreachable (every call throws). */
+/** The dispatcher with its tenants' Durable Objects unreachable (every call throws). */
 export const DISPATCHER_NO_QUOTA_HOST = "dispatcher-no-quota.test";
 
 /** The dispatcher with RUNTIME=wfp over a fake dispatch namespace that records every get(). */
@@ -37,13 +37,11 @@ export const fakeNamespace = {
   },
 };
 
-const unreachableQuota = {
+const unreachable = () => Promise.reject(new Error("Durable Object unreachable"));
+const unreachableTenants = {
   idFromName: (name: string) => ({ name }),
-  get: () => ({
-    admit: () => Promise.reject(new Error("Durable Object unreachable")),
-    release: () => Promise.reject(new Error("Durable Object unreachable")),
-  }),
-} as unknown as Cloudflare.Env["QUOTA"];
+  get: () => ({ start: unreachable, request: unreachable, begin: unreachable, release: unreachable }),
+} as unknown as Cloudflare.Env["TENANTS"];
 
 export default {
   fetch(request, env, ctx) {
@@ -56,8 +54,8 @@ export default {
     if (host === DISPATCHER_WFP_HOST) {
       return dispatcher.fetch(request, { ...env, RUNTIME: "wfp", DISPATCHER: fakeNamespace as unknown as DispatchNamespace }, ctx);
     }
-    if (host === DISPATCHER_NO_QUOTA_HOST) return dispatcher.fetch(request, { ...env, QUOTA: unreachableQuota }, ctx);
+    if (host === DISPATCHER_NO_QUOTA_HOST) return dispatcher.fetch(request, { ...env, TENANTS: unreachableTenants }, ctx);
     return dispatcher.fetch(request, env, ctx);
   },
   queue: (batch, env, ctx) => dispatcher.queue(batch, env, ctx),
-} satisfies ExportedHandler<Cloudflare.Env, RunMessage>;
+} satisfies ExportedHandler<Cloudflare.Env, RunMessage | LedgerMessage>;

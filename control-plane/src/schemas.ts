@@ -17,6 +17,8 @@ export const TenantView = z
     status: TenantStatus,
     quotas: z.record(z.string(), z.number().nullable()).openapi({ description: "Every quota; null means the platform default (monthlySpendCapUsd is in USD, the rest integers)." }),
     egressAllow: z.array(z.string()).openapi({ description: "Hosts the tenant's agents may fetch." }),
+    retentionDays: z.number().int().openapi({ description: "Days finished runs' records and event logs are kept (the ledger is kept for billing)." }),
+    queueWeight: z.number().int().openapi({ description: "How many times the default async lane width the tenant gets." }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
@@ -34,6 +36,8 @@ export const PatchTenant = z
       .max(100)
       .optional()
       .openapi({ description: "Replaces the allowlist. Private, loopback and platform hosts stay denied whatever it says." }),
+    retentionDays: z.number().int().min(1).max(3650).nullable().optional().openapi({ description: "Days finished runs' records and event logs are kept; null restores the default (30)." }),
+    queueWeight: z.number().int().min(1).max(100).nullable().optional().openapi({ description: "Multiplies the tenant's async lane width (default 1); null restores it." }),
   })
   .openapi("PatchTenant");
 

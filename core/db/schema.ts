@@ -13,6 +13,10 @@ export const tenants = sqliteTable(
     quotas: text("quotas").notNull().default("{}"),
     /** JSON array of hosts tenant code may fetch (`api.example.com`, `*.example.com`, `host:8443`). */
     egressAllow: text("egress_allow").notNull().default("[]"),
+    /** Days a finished run's record and event log are kept (null: the platform default, 30). */
+    retentionDays: integer("retention_days"),
+    /** Multiplies the tenant's async lane width (null: 1). */
+    queueWeight: integer("queue_weight"),
     createdAt: createdAt(),
     updatedAt: integer("updated_at").notNull(),
     deletedAt: integer("deleted_at"),
@@ -70,6 +74,11 @@ export const agentVersions = sqliteTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.agent, t.version] })],
 );
 
+/**
+ * The run index: one compact row per run for listing and search, written in batches from the
+ * runs' own objects (which hold the live record). Queued runs appear at once, running ones once
+ * they outlast a second, every run when it ends.
+ */
 export const runs = sqliteTable(
   "runs",
   {
@@ -150,39 +159,9 @@ export const tenantIssuers = sqliteTable(
   (t) => [uniqueIndex("tenant_issuers_issuer").on(t.issuer)],
 );
 
-/** What happened during a run, in order (egress denials, agent events, …). */
-export const runEvents = sqliteTable(
-  "run_events",
-  {
-    runId: text("run_id").notNull(),
-    seq: integer("seq").notNull(),
-    at: integer("at").notNull(),
-    type: text("type").notNull(),
-    data: text("data"),
-  },
-  (t) => [primaryKey({ columns: [t.runId, t.seq] })],
-);
-
-/** `Idempotency-Key`s of run requests: the first run a key started, for 24 hours. */
-export const idempotencyKeys = sqliteTable(
-  "idempotency_keys",
-  {
-    tenantId: text("tenant_id").notNull(),
-    /** The key as sent, prefixed with the end user for JWT callers (each user has their own keys). */
-    key: text("key").notNull(),
-    /** SHA-256 of the agent and the request body: the same key with another body is refused. */
-    requestHash: text("request_hash").notNull(),
-    runId: text("run_id").notNull(),
-    /** The mode of the first request, so a replay answers the way the first did. */
-    mode: text("mode").notNull(),
-    createdAt: createdAt(),
-  },
-  (t) => [primaryKey({ columns: [t.tenantId, t.key] })],
-);
-
 /**
- * The usage ledger: one row per run, written in the same transaction that closes the run —
- * whether it succeeded, failed, timed out or was cancelled. Billing reads only this.
+ * The usage ledger: one row per ended run — succeeded, failed, timed out or cancelled — written
+ * from the run's object through the ledger queue, in batches. Billing reads only this.
  */
 export const usage = sqliteTable(
   "usage",
@@ -208,8 +187,10 @@ export const usage = sqliteTable(
     bytesRead: integer("bytes_read").notNull(),
     bytesWritten: integer("bytes_written").notNull(),
     recordedAt: integer("recorded_at").notNull(),
+    /** The ledger write that added the row: rollups add only the rows their own batch wrote. */
+    batchId: text("batch_id"),
   },
-  (t) => [index("usage_tenant_day").on(t.tenantId, t.day), index("usage_day").on(t.day)],
+  (t) => [index("usage_tenant_day").on(t.tenantId, t.day), index("usage_day").on(t.day), index("usage_batch").on(t.batchId)],
 );
 
 /** Per-tenant daily totals of the ledger, maintained in the same transaction as each row. */

@@ -1,6 +1,6 @@
-import type { DispatcherEnv, RunMessage } from "../../core/env";
+import type { DispatcherEnv, LedgerMessage, RunMessage } from "../../core/env";
+import { consumeLedger } from "./ledger/flush";
 import { consumeRuns } from "./runs/queue";
-import { sweepLostRuns } from "./runs/sweeper";
 import { snapshotStorage } from "../../core/billing/storage";
 import { createApp } from "./app";
 import { LocalRuntime, type RuntimeExports } from "./runtime/local";
@@ -10,7 +10,8 @@ import { WfpRuntime } from "./runtime/wfp";
 export { TenantEgress } from "./bindings/egress";
 export { TenantLlm } from "./bindings/llm";
 export { TenantStorage } from "./bindings/storage";
-export { TenantQuota } from "./quota/tenant-quota";
+export { RunObject } from "./runs/run-object";
+export { TenantObject } from "./tenant/tenant-object";
 
 /** `RUNTIME=wfp` dispatches to the Workers for Platforms namespace; otherwise the Worker Loader runs agents. */
 export function runtimeFor(env: DispatcherEnv, ctx: ExecutionContext): TenantRuntime {
@@ -23,9 +24,12 @@ export function runtimeFor(env: DispatcherEnv, ctx: ExecutionContext): TenantRun
 
 const app = createApp(runtimeFor);
 
+/** The ledger queue carries run index and usage rows; the runs queue carries async runs and webhooks. */
+const isLedger = (batch: MessageBatch<RunMessage | LedgerMessage>): batch is MessageBatch<LedgerMessage> => batch.queue.endsWith("-ledger") || batch.queue === "isoplane-ledger";
+
 export default {
   fetch: app.fetch,
-  queue: (batch, env, ctx) => consumeRuns(batch, env, runtimeFor(env, ctx)),
-  // Every minute: close lost runs, and measure some tenants' stored bytes for today.
-  scheduled: (_controller, env, ctx) => ctx.waitUntil(Promise.all([sweepLostRuns(env), snapshotStorage(env.DB, env.BUCKET)])),
-} satisfies ExportedHandler<DispatcherEnv, RunMessage>;
+  queue: (batch, env, ctx) => (isLedger(batch) ? consumeLedger(batch, env.DB) : consumeRuns(batch as MessageBatch<RunMessage>, env, runtimeFor(env, ctx))),
+  // Every minute: measure some tenants' stored bytes for today.
+  scheduled: (_controller, env, ctx) => ctx.waitUntil(snapshotStorage(env.DB, env.BUCKET).then(() => undefined)),
+} satisfies ExportedHandler<DispatcherEnv, RunMessage | LedgerMessage>;

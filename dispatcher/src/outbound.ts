@@ -6,7 +6,7 @@ import { egress } from "./bindings/egress";
  * fetch() of a user Worker here, with the parameters the dispatcher passed to `get()` —
  * `tenantId` and `runId` — in env, so the same egress policy applies as locally.
  */
-export interface OutboundEnv extends DispatcherEnv {
+export interface OutboundEnv extends Pick<DispatcherEnv, "RUN_RECORDS"> {
   tenantId?: string;
   runId?: string;
 }

@@ -11,6 +11,7 @@ export const RunRequest = z
     mode: RunMode.default("sync").openapi({
       description: "`sync`: answer when the run ends. `stream`: text/event-stream of the run's events. `async`: 202 at once; the run is queued.",
     }),
+    cancelOnDisconnect: z.boolean().optional().openapi({ description: "stream only: closing the connection cancels the run (by default the run goes on and the stream can be resumed)." }),
     webhook: z
       .strictObject({ url: z.string().url().max(2048) })
       .optional()

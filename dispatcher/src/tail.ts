@@ -1,4 +1,3 @@
-import { cpuStatements } from "../../core/billing/ledger";
 import { RUN_HEADER } from "../../core/scripts/harness";
 
 /**
@@ -7,18 +6,19 @@ import { RUN_HEADER } from "../../core/scripts/harness";
  * Every agent script in the dispatch namespace names this Worker in its `tail_consumers`, so after
  * each invocation Workers hands `tail()` the invocation's trace: script name and tags, namespace,
  * outcome, CPU and wall time, uncaught exceptions, and the request with its headers. `tail()` only
- * picks out what belongs to a run and enqueues it; the queue consumer writes it to D1 with
- * retries, so a slow or unavailable D1 loses nothing. Locally nothing runs this Worker: runs keep
+ * picks out what belongs to a run and enqueues it; the queue consumer hands it to the run's own
+ * object with retries, so nothing is lost while that object is unreachable. Locally nothing runs this Worker: runs keep
  * `cpuMs: null`, "not measured" — a CPU time is never estimated.
  */
 export interface TailEnv {
-  DB: D1Database;
+  /** The dispatcher's run objects (a Durable Object binding to the dispatcher's RunObject class). */
+  RUN_RECORDS: DurableObjectNamespace<import("./runs/run-object").RunObject>;
   METERING: Queue<MeterMessage>;
   /** Only invocations of scripts in this dispatch namespace are metered. */
   DISPATCH_NAMESPACE?: string;
 }
 
-/** One measured invocation of an agent script, on its way to D1. */
+/** One measured invocation of an agent script, on its way to the run's object. */
 export interface MeterMessage {
   runId: string;
   tenantId: string;
@@ -51,7 +51,7 @@ type Skip = "no-run-header" | "not-fetch" | "other-namespace" | "untagged" | "ta
  * What to meter from one trace item, or why not. Only a fetch invocation of a script in the
  * platform's namespace that carries the dispatcher's run header counts, and the run's tenant must
  * be the one the control plane tagged the script with (`tenant-<id>`): the header alone is never
- * trusted. The queue consumer checks the rest against D1.
+ * trusted. The run's object checks the rest (its tenant and the script it ran on).
  */
 export function meterMessage(item: TraceItem, namespace: string | undefined): MeterMessage | Skip {
   const event = item.event;
@@ -94,52 +94,29 @@ export async function tailEvents(events: TraceItem[], env: TailEnv): Promise<voi
 export type MeterResult = "recorded" | "duplicate" | "unknown";
 
 /**
- * Writes one measurement: CPU time onto the run, its ledger row and its day's rollup (set once), a
- * `run.metered` event with CPU, wall time and outcome on the run's log, and — for a run that failed
- * because Workers stopped it — the precise reason. The run must exist for that tenant and have
- * run on exactly this script (the version the run recorded), so a trace from any other script is
- * ignored. One D1 batch, and every statement applies only while the run's CPU is unmeasured, so a
- * redelivered message changes nothing.
+ * Writes one measurement to the run's own object: CPU time (set once), a `run.metered` note with
+ * CPU, wall time and outcome, and — for a run that failed because Workers stopped it — the precise
+ * reason. The run must be that tenant's and have run on exactly this script (the version it
+ * recorded), so a trace from any other script is ignored; a redelivered message changes nothing.
+ * The run's object hands the figure on to the ledger in D1.
  */
-export async function recordMeasurement(d1: D1Database, m: MeterMessage): Promise<MeterResult> {
-  const run = await d1
-    .prepare(
-      `SELECT r.cpu_ms FROM runs r
-       JOIN agent_versions v ON v.tenant_id = r.tenant_id AND v.agent = r.agent AND v.version = r.version
-       WHERE r.id = ?1 AND r.tenant_id = ?2 AND v.script_name = ?3`,
-    )
-    .bind(m.runId, m.tenantId, m.script)
-    .first<{ cpu_ms: number | null }>();
-  if (!run) return "unknown";
-  if (run.cpu_ms !== null) return "duplicate";
-  const unmeasured = "EXISTS (SELECT 1 FROM runs WHERE id = ?1 AND tenant_id = ?2 AND cpu_ms IS NULL)";
-  const data = { cpuMs: m.cpuMs, wallMs: m.wallMs, outcome: m.outcome, ...(m.exceptions.length ? { exceptions: m.exceptions } : {}) };
-  const statements = [
-    d1
-      .prepare(
-        `INSERT INTO run_events (run_id, seq, at, type, data)
-         SELECT ?1, COALESCE((SELECT MAX(seq) FROM run_events WHERE run_id = ?1), 0) + 1, ?3, 'run.metered', ?4
-         WHERE ${unmeasured}`,
-      )
-      .bind(m.runId, m.tenantId, Date.now(), JSON.stringify(data)),
-  ];
-  const reason = LIMIT_ERRORS[m.outcome];
-  if (reason) {
-    statements.push(
-      d1
-        .prepare(`UPDATE runs SET error = ?3 WHERE id = ?1 AND tenant_id = ?2 AND status = 'failed' AND cpu_ms IS NULL`)
-        .bind(m.runId, m.tenantId, reason(m.cpuMs)),
-    );
-  }
-  await d1.batch([...statements, ...cpuStatements(d1, m.runId, m.tenantId, m.cpuMs)]);
-  return "recorded";
+export async function recordMeasurement(env: Pick<TailEnv, "RUN_RECORDS">, m: MeterMessage): Promise<MeterResult> {
+  if (!ID.test(m.runId)) return "unknown";
+  const reason = LIMIT_ERRORS[m.outcome]?.(m.cpuMs);
+  return env.RUN_RECORDS.get(env.RUN_RECORDS.idFromName(m.runId)).meter(m.tenantId, m.script, {
+    cpuMs: m.cpuMs,
+    wallMs: m.wallMs,
+    outcome: m.outcome,
+    ...(reason ? { reason } : {}),
+    exceptions: m.exceptions,
+  });
 }
 
 /** The queue consumer: each message is acknowledged once written, retried with backoff otherwise. */
 export async function consumeMeasurements(batch: MessageBatch<MeterMessage>, env: TailEnv): Promise<void> {
   for (const message of batch.messages) {
     try {
-      const result = await recordMeasurement(env.DB, message.body);
+      const result = await recordMeasurement(env, message.body);
       if (result === "unknown") {
         console.warn(JSON.stringify({ level: "warn", event: "metering-unknown-run", runId: message.body.runId, script: message.body.script }));
       }

@@ -89,7 +89,7 @@ export interface DeployConfig {
   d1: { name: string; id: string | null; location: string | null };
   r2: { bucket: string; location: string | null };
   dispatchNamespace: string;
-  queues: { runs: string; metering: string; meteringDeadLetter: string };
+  queues: { runs: string; ledger: string; metering: string; meteringDeadLetter: string };
   dispatcher: WorkerExposure;
   controlPlane: WorkerExposure;
   /** Hosts tenant code may never fetch, besides those of the routes (which are added). */
@@ -176,6 +176,7 @@ export function validateDeployConfig(raw: unknown, env: Env, mode: "deploy" | "d
     dispatchNamespace: name(root.dispatchNamespace, "dispatchNamespace", "isoplane"),
     queues: {
       runs: name(queues.runs, "queues.runs", COMMITTED_QUEUES.runs),
+      ledger: name(queues.ledger, "queues.ledger", COMMITTED_QUEUES.ledger),
       metering: name(queues.metering, "queues.metering", COMMITTED_QUEUES.metering),
       meteringDeadLetter: name(queues.meteringDeadLetter, "queues.meteringDeadLetter", COMMITTED_QUEUES.meteringDeadLetter),
     },
@@ -185,7 +186,7 @@ export function validateDeployConfig(raw: unknown, env: Env, mode: "deploy" | "d
     llm: { provider: provider as DeployConfig["llm"]["provider"], baseUrl, model },
   };
   const queueNames = Object.values(config.queues);
-  if (new Set(queueNames).size !== queueNames.length) errors.push("queues.runs, queues.metering and queues.meteringDeadLetter must be three different queues");
+  if (new Set(queueNames).size !== queueNames.length) errors.push("queues.runs, queues.ledger, queues.metering and queues.meteringDeadLetter must be four different queues");
   return { config, errors };
 }
 

@@ -150,6 +150,6 @@ export function resourcesOf(config: DeployConfig): { d1: string; r2: string; nam
     d1: config.d1.name,
     r2: config.r2.bucket,
     namespace: config.dispatchNamespace,
-    queues: [config.queues.runs, config.queues.metering, config.queues.meteringDeadLetter],
+    queues: [config.queues.runs, config.queues.ledger, config.queues.metering, config.queues.meteringDeadLetter],
   };
 }

@@ -25,6 +25,7 @@ export const ENV = "production";
  */
 export const COMMITTED_QUEUES = {
   runs: "isoplane-runs",
+  ledger: "isoplane-ledger",
   metering: "isoplane-metering",
   meteringDeadLetter: "isoplane-metering-dlq",
 } as const;

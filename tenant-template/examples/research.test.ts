@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { bearer, dp, json, newTenant, run, upload, type TestTenant } from "../../test/helpers";
+import { bearer, dp, json, newTenant, run, upload, type TestTenant, runEvents } from "../../test/helpers";
 
 const BRIEF = "Isoplane runs stateless agents on Workers.";
 const NOTE = "Workers bill CPU time, not wall time.";
@@ -13,11 +13,8 @@ async function setUp(): Promise<TestTenant> {
   return t;
 }
 
-async function events(runId: string): Promise<{ seq: number; type: string; data: unknown }[]> {
-  const { results } = await env.DB.prepare("SELECT seq, type, data FROM run_events WHERE run_id = ? ORDER BY seq")
-    .bind(runId)
-    .all<{ seq: number; type: string; data: string }>();
-  return results.map((e) => ({ seq: e.seq, type: e.type, data: JSON.parse(e.data) as unknown }));
+async function events(t: TestTenant, runId: string): Promise<{ seq: number; type: string; data: unknown }[]> {
+  return (await runEvents(t, runId)).map((e) => ({ seq: e.seq, type: e.type, data: e.data as unknown }));
 }
 
 const PROMPT = `${BRIEF}\nUse lookup({"topic":"workers"}) and calculator({"a":6,"op":"*","b":7}).`;
@@ -38,7 +35,7 @@ describe("the research example: context, two zod tools, a streamed tool loop, pr
     expect(result.usage.llmCalls).toBe(2);
     expect(output.tokens).toBe(result.usage.inputTokens! + result.usage.outputTokens!);
 
-    const log = await events(result.id);
+    const log = await events(t, result.id);
     expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => i + 1));
     const types = log.map((e) => e.type);
     const deltas = log.filter((e) => e.type === "llm.delta");
@@ -98,7 +95,7 @@ describe("the research example: context, two zod tools, a streamed tool loop, pr
     expect(output.calls[0]).toMatchObject({ name: "lookup", error: "invalid arguments for lookup: topic: Invalid string: must match pattern /^[a-z0-9-]{1,64}$/" });
     expect(output.calls[1]).toMatchObject({ name: "calculator", result: "2" });
     expect(output.summary).toContain("| lookup: Error: invalid arguments for lookup: topic: Invalid string");
-    const failed = (await events(result.id)).find((e) => e.type === "tool.result");
+    const failed = (await events(t, result.id)).find((e) => e.type === "tool.result");
     expect(failed!.data).toMatchObject({ id: "call_1", name: "lookup", error: expect.stringContaining("invalid arguments") });
   });
 

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { FAKE_FLY } from "../../test/fakes/fly-machines";
-import { bearer, cp, newTenant, patch, put, run, upload, type TestTenant } from "../../test/helpers";
+import { bearer, cp, newTenant, patch, put, run, runEvents, upload, type TestTenant } from "../../test/helpers";
 
 interface FakeMachine {
   id: string;
@@ -41,10 +41,8 @@ describe("the sandbox example: a remote tool on Fly Machines, through the platfo
       config: { image: "python:3.12-slim", auto_destroy: true, metadata: { isoplane_run: result.id, isoplane_tool: "python" } },
       execs: [{ command: ["python3", "-c", "print(1+1)"], exitCode: 0 }],
     });
-    const { results } = await env.DB.prepare("SELECT type, data FROM run_events WHERE run_id = ? AND type LIKE 'tool.%' ORDER BY seq")
-      .bind(result.id)
-      .all<{ type: string; data: string }>();
-    expect(results.map((e) => [e.type, JSON.parse(e.data)])).toEqual([
+    const results = (await runEvents(t, result.id)).filter((e) => e.type.startsWith("tool."));
+    expect(results.map((e) => [e.type, e.data])).toEqual([
       ["tool.call", { id: "remote_1", name: "python", arguments: '{"code":"print(1+1)"}' }],
       ["tool.result", { id: "remote_1", name: "python", result: "2\n" }],
     ]);
@@ -65,8 +63,8 @@ describe("the sandbox example: a remote tool on Fly Machines, through the platfo
     expect(result.status).toBe("failed");
     expect(result.error).toMatch(/^RemoteToolError: Fly Machines API POST \/v1\/apps\/isoplane-sandbox\/machines answered 403: /);
     expect(await machinesOf(result.id)).toEqual([]);
-    const denied = await env.DB.prepare("SELECT data FROM run_events WHERE run_id = ? AND type = 'egress.denied'").bind(result.id).first<string>("data");
-    expect(JSON.parse(denied!)).toMatchObject({ url: `https://api.machines.dev/v1/apps/${FAKE_FLY.app}/machines` });
+    const denied = (await runEvents(t, result.id)).find((e) => e.type === "egress.denied")?.data;
+    expect(denied).toMatchObject({ url: `https://api.machines.dev/v1/apps/${FAKE_FLY.app}/machines` });
   });
 
   it("a wrong or missing FLY_API_TOKEN secret is a RemoteToolError, never a leaked machine", async () => {

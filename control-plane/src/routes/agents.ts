@@ -23,6 +23,7 @@ import {
 } from "../agents/store";
 import type { ControlPlaneApp } from "../context";
 import { publishing } from "../publisher/publishing";
+import { notifyDispatcher } from "../tenants/notify";
 import { AgentDetail, AgentList, PublishedScript, Rollback } from "../schemas";
 import { parseUpload, UploadMetadata } from "../upload";
 import { secretRoutes } from "./secrets";
@@ -75,6 +76,7 @@ agentRoutes.put("/:agent/script", async (c) => {
   ]);
   const version = results[1]?.results[0]?.version;
   if (typeof version !== "number") throw new Error("version insert returned no row");
+  await notifyDispatcher(c.env, tenantId, { agent });
   return c.json({ agent, version, sha256: upload.sha256, size: upload.size } satisfies z.infer<typeof PublishedScript>, 201);
 });
 
@@ -143,6 +145,7 @@ agentRoutes.post("/:agent/rollback", async (c) => {
       detail: { from: current.activeVersion, to: version },
     }),
   ]);
+  await notifyDispatcher(c.env, tenantId, { agent });
   return c.json(await agentDetail(c.env.DB, tenantId, agent));
 });
 
@@ -156,6 +159,7 @@ agentRoutes.delete("/:agent", async (c) => {
     ...deleteAgentStatements(c.env.DB, tenantId, agent),
     auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "agent.delete", target: agent }),
   ]);
+  await notifyDispatcher(c.env, tenantId, { agent });
   await publishing(() => c.var.publisher.deleteScripts(scripts));
   const prefix = `scripts/${tenantId}/${agent}/`;
   for (let cursor: string | undefined; ; ) {

@@ -8,6 +8,7 @@ import { ProblemError } from "../../../core/http/problem";
 import { jsonBody } from "../../../core/http/validate";
 import { AgentName, agentNameParam } from "../../../core/names";
 import { MAX_SECRET_BYTES, RESERVED_ENV_NAMES, SECRET_NAME_PATTERN, sealSecret } from "../../../core/secrets";
+import { notifyDispatcher } from "../tenants/notify";
 import { bumpSecretsStatement, findAgent, findVersion, scriptNames } from "../agents/store";
 import type { ControlPlaneApp } from "../context";
 import { publishing } from "../publisher/publishing";
@@ -52,6 +53,7 @@ secretRoutes.put("/:name", async (c) => {
     // The audit row names the secret, never its value.
     auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "secret.put", target: `${agent}/${name}` }),
   ]);
+  await notifyDispatcher(c.env, tenantId, { agent });
   return c.json({ name, updatedAt: new Date(now).toISOString() } satisfies z.infer<typeof SecretView>);
 });
 
@@ -88,6 +90,7 @@ secretRoutes.delete("/:name", async (c) => {
     bumpSecretsStatement(c.env.DB, tenantId, agent),
     auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "secret.delete", target: `${agent}/${name}` }),
   ]);
+  await notifyDispatcher(c.env, tenantId, { agent });
   return c.body(null, 204);
 });
 

@@ -12,6 +12,7 @@ import type { ControlPlaneApp } from "../context";
 import { requireAdmin } from "../middleware/admin";
 import { publishing } from "../publisher/publishing";
 import { CreateTenant, PatchTenant, TenantList, TenantStatus, TenantView } from "../schemas";
+import { notifyDispatcher } from "../tenants/notify";
 import { liveTenant, tenantView } from "../tenants/store";
 import { describeKeys, keyRoutes } from "./keys";
 
@@ -58,19 +59,22 @@ adminTenants.patch("/:tenantId", async (c) => {
   const quotas = patch.quotas ? mergeQuotas(tenant.quotas, patch.quotas) : tenant.quotas;
   await c.env.DB.batch([
     c.env.DB
-      .prepare("UPDATE tenants SET name = ?, status = ?, quotas = ?, egress_allow = ?, updated_at = ? WHERE id = ?")
+      .prepare("UPDATE tenants SET name = ?, status = ?, quotas = ?, egress_allow = ?, retention_days = ?, queue_weight = ?, updated_at = ? WHERE id = ?")
       .bind(
         patch.name ?? tenant.name,
         patch.status ?? tenant.status,
         quotas,
         patch.egressAllow ? JSON.stringify([...new Set(patch.egressAllow)]) : tenant.egressAllow,
+        patch.retentionDays !== undefined ? patch.retentionDays : tenant.retentionDays,
+        patch.queueWeight !== undefined ? patch.queueWeight : tenant.queueWeight,
         Date.now(),
         tenant.id,
       ),
     auditStatement(c.env.DB, { actor: c.var.actor, tenantId: tenant.id, action: "tenant.update", detail: patch }),
   ]);
-  // This isolate sees the change at once; every other one within the caches' one second.
+  // This isolate sees the change at once; every other one within the caches' one second; runs at once.
   clearAuthCache();
+  await notifyDispatcher(c.env, tenant.id, { config: true });
   return c.json(tenantView(await liveTenant(c.env.DB, tenant.id)));
 });
 
@@ -83,6 +87,7 @@ adminTenants.delete("/:tenantId", async (c) => {
     auditStatement(c.env.DB, { actor: c.var.actor, tenantId: tenant.id, action: "tenant.delete" }),
   ]);
   clearAuthCache();
+  await notifyDispatcher(c.env, tenant.id, { config: true });
   await publishing(() => c.var.publisher.deleteTenant(tenant.id));
   return c.body(null, 204);
 });

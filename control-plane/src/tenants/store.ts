@@ -7,6 +7,9 @@ import { idParam } from "../../../core/names";
 import { parseQuotas } from "../../../core/quotas";
 import type { TenantView } from "../schemas";
 
+/** Finished runs' records and logs are kept this many days unless the operator says otherwise. */
+export const DEFAULT_RETENTION_DAYS = 30;
+
 export function tenantView(t: Tenant): z.infer<typeof TenantView> {
   return {
     id: t.id,
@@ -14,6 +17,8 @@ export function tenantView(t: Tenant): z.infer<typeof TenantView> {
     status: t.status,
     quotas: parseQuotas(t.quotas),
     egressAllow: JSON.parse(t.egressAllow) as string[],
+    retentionDays: t.retentionDays ?? DEFAULT_RETENTION_DAYS,
+    queueWeight: t.queueWeight ?? 1,
     createdAt: new Date(t.createdAt).toISOString(),
     updatedAt: new Date(t.updatedAt).toISOString(),
   };

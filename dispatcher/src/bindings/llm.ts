@@ -2,17 +2,13 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import { amountMicros, modelPrice, type PriceBook } from "../../../core/billing/prices";
 import { priceBook } from "../../../core/billing/spend";
 import type { DispatcherEnv } from "../../../core/env";
-import { parseQuotas } from "../../../core/quotas";
 import { countTokens } from "../llm/builtin";
 import { chatProvider } from "../llm/provider";
 import { ChatRequest, type ChatChunk, type ChatResult, type StreamLine } from "../llm/types";
-import { remainingMicros } from "../quota/spend-cap";
-import { appendRunEvent } from "../runs/events";
-import { addUsage } from "../runs/usage";
+import { runStub, tenantStub } from "../runs/stubs";
 import type { TenantProps } from "./storage";
 
 export const SPEND_CAP_MESSAGE = "LLM: the tenant's monthly spend cap is reached; the model call was cut off.";
-const NOT_RUNNING = "LLM: platform bindings only work during a run of this tenant (this run is not running)";
 
 function parse(request: unknown, method: string): ChatRequest {
   const parsed = ChatRequest.safeParse(request);
@@ -67,7 +63,7 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
     const estimate = () => ({ content, model, toolCalls: [], usage: { inputTokens, outputTokens: countTokens(content) } });
     const cutOff = async () => {
       await chargeOnce(estimate());
-      await appendRunEvent(this.env.DB, this.ctx.props.tenantId, runId, "spend-cap.reached", { model, outputTokens: countTokens(content) });
+      await runStub(this.env, runId).platform(this.ctx.props.tenantId, "spend-cap.reached", { model, outputTokens: countTokens(content) });
     };
     const line = (value: StreamLine) => encoder.encode(`${JSON.stringify(value)}\n`);
     return new ReadableStream<Uint8Array>({
@@ -120,34 +116,28 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
   }
 
   /**
-   * Checks that the run is this tenant's and running, and returns what it may still spend under
-   * the tenant's monthly cap (null: no cap) — the cap, less the month's billed usage, less what
-   * this run has used so far at the price book's rates.
+   * Checks with the run's object that the run is this tenant's, running and under its
+   * `llmCallsPerRun` (the call is counted there), and returns what it may still spend under the
+   * tenant's monthly cap (null: no cap) — the cap, less the month's billed usage kept by the
+   * tenant's object, less what this run has used so far.
    */
   private async admit(runId: string): Promise<{ remaining: number; book: PriceBook } | null> {
-    const row = await this.env.DB.prepare(
-      "SELECT t.quotas, r.model_usage, r.status FROM tenants t JOIN runs r ON r.tenant_id = t.id WHERE t.id = ? AND r.id = ?",
-    )
-      .bind(this.ctx.props.tenantId, runId)
-      .first<{ quotas: string; model_usage: string; status: string }>();
-    if (!row || row.status !== "running") throw new Error(NOT_RUNNING);
-    const remaining = await remainingMicros(this.env, this.ctx.props.tenantId, parseQuotas(row.quotas).monthlySpendCapUsd);
+    const tenantId = this.ctx.props.tenantId;
+    if (typeof runId !== "string" || !/^run_[0-9a-z]{20}$/.test(runId)) throw new Error("LLM: platform bindings only work during a run of this tenant (this run is not running)");
+    const begun = await runStub(this.env, runId).llmBegin(tenantId);
+    if (!begun.ok) throw new Error(`LLM: ${begun.reason}`);
+    if (!begun.spendCapped) return null;
+    const remaining = await tenantStub(this.env, tenantId).remainingMicros(tenantId);
     if (remaining === null) return null;
-    const book = priceBook(this.env);
-    let spent = amountMicros(1, book.perRun);
-    for (const [model, used] of Object.entries(JSON.parse(row.model_usage) as Record<string, { input: number; output: number }>)) {
-      spent += amountMicros(used.input / 1000, modelPrice(book.perThousandInputTokens, model));
-      spent += amountMicros(used.output / 1000, modelPrice(book.perThousandOutputTokens, model));
-    }
-    return { remaining: remaining - spent, book };
+    return { remaining: remaining - begun.spentMicros, book: priceBook(this.env) };
   }
 
-  private charge(runId: string, result: ChatResult): Promise<void> {
-    return addUsage(this.env.DB, this.ctx.props.tenantId, runId, {
+  /** Tokens are charged to the run while it is open; after it ended (cancelled, timed out) they are refused. */
+  private async charge(runId: string, result: ChatResult): Promise<void> {
+    await runStub(this.env, runId).charge(this.ctx.props.tenantId, {
       model: result.model,
-      llmCalls: 1,
       inputTokens: result.usage.inputTokens,
       outputTokens: result.usage.outputTokens,
-    });
+    }, true);
   }
 }

@@ -1,7 +1,8 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type { DispatcherEnv } from "../../../core/env";
 import { parseRelativeKey, tenantKey, tenantPrefix } from "../../../core/storage/keys";
-import { addUsage, chargeRunning } from "../runs/usage";
+import { runStub } from "../runs/stubs";
+import type { UsageDelta } from "../runs/state";
 
 export interface TenantProps {
   tenantId: string;
@@ -10,22 +11,23 @@ export interface TenantProps {
 /** Largest value a script may write in one `put` (the run's output has its own cap). */
 const MAX_VALUE_BYTES = 25 * 1024 * 1024;
 const MAX_LIST = 1000;
+const NOT_RUNNING = "platform bindings only work during a run of this tenant (this run is not running)";
 
 /**
  * `env.STORAGE` inside a tenant isolate. The tenant comes from the entrypoint's props, fixed by
  * the platform when the isolate is created; keys are relative to `tenants/<tenantId>/` and are
  * validated segment by segment, so no key a script passes can leave that prefix.
  * The `runId` argument (added by the platform's harness) names the run charged: every operation
- * is refused unless that run of this tenant is running now.
+ * is refused unless that run of this tenant is running now, and is counted by the run's object.
  */
 export class TenantStorage extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
   async get(key: string, runId: string): Promise<string | null> {
     const r2Key = this.key(key);
-    await chargeRunning(this.env.DB, this.ctx.props.tenantId, runId, { storageReads: 1 });
+    await this.charge(runId, { storageReads: 1 });
     const object = await this.env.BUCKET.get(r2Key);
     if (!object) return null;
     const text = await object.text();
-    await addUsage(this.env.DB, this.ctx.props.tenantId, runId, { bytesRead: object.size });
+    await runStub(this.env, runId).charge(this.ctx.props.tenantId, { bytesRead: object.size });
     return text;
   }
 
@@ -34,7 +36,7 @@ export class TenantStorage extends WorkerEntrypoint<DispatcherEnv, TenantProps> 
     const bytes = new TextEncoder().encode(value);
     if (bytes.byteLength > MAX_VALUE_BYTES) throw new RangeError(`STORAGE.put: value is larger than ${MAX_VALUE_BYTES} bytes`);
     const r2Key = this.key(key);
-    await chargeRunning(this.env.DB, this.ctx.props.tenantId, runId, { storageWrites: 1, bytesWritten: bytes.byteLength });
+    await this.charge(runId, { storageWrites: 1, bytesWritten: bytes.byteLength });
     await this.env.BUCKET.put(r2Key, bytes);
   }
 
@@ -46,9 +48,14 @@ export class TenantStorage extends WorkerEntrypoint<DispatcherEnv, TenantProps> 
     if (cut >= 0) parseRelativeKey(prefix.slice(0, cut));
     const tail = prefix.slice(cut + 1);
     if (/[\\\u0000-\u001f\u007f]/.test(tail)) throw new TypeError("STORAGE.list: invalid prefix");
-    await chargeRunning(this.env.DB, this.ctx.props.tenantId, runId, { storageReads: 1 });
+    await this.charge(runId, { storageReads: 1 });
     const listed = await this.env.BUCKET.list({ prefix: base + prefix, limit: MAX_LIST });
     return listed.objects.map((o) => o.key.slice(base.length));
+  }
+
+  private async charge(runId: string, delta: UsageDelta): Promise<void> {
+    if (typeof runId !== "string" || !/^run_[0-9a-z]{20}$/.test(runId)) throw new Error(NOT_RUNNING);
+    if (!(await runStub(this.env, runId).charge(this.ctx.props.tenantId, delta))) throw new Error(NOT_RUNNING);
   }
 
   private key(key: string): string {

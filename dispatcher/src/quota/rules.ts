@@ -88,7 +88,8 @@ export function admit(state: QuotaState, limits: Limits, now: number, run?: { id
     state.runs += 1;
     state.active[run.id] = now + run.leaseMs;
   }
-  state.windowCount += 1;
+  // A run admitted after its request was counted (rate left out of `limits`) is not a second request.
+  if (run === undefined || rpm != null) state.windowCount += 1;
   return { ok: true };
 }
 

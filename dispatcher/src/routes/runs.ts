@@ -1,157 +1,115 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { and, desc, eq, gt, lt } from "drizzle-orm";
+import { and, desc, eq, lt } from "drizzle-orm";
 import { requireTenant } from "../../../core/auth/middleware";
-import { ledgerStatements } from "../../../core/billing/ledger";
 import type { TenantPrincipal } from "../../../core/auth/tenant-auth";
 import { db } from "../../../core/db/client";
-import { runEvents, runs, type Run } from "../../../core/db/schema";
+import { runs } from "../../../core/db/schema";
 import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
 import { ProblemError } from "../../../core/http/problem";
 import { jsonBody, page, queryParams } from "../../../core/http/validate";
 import { newId } from "../../../core/ids";
 import { AgentName, agentNameParam, idParam } from "../../../core/names";
+import { runView } from "../../../core/runs/record";
 import { resultKey } from "../../../core/storage/keys";
 import type { DispatcherApp } from "../context";
-import { admitRequest, admitRun, releaseRun } from "../quota/admission";
-import { checkSpendCap } from "../quota/spend-cap";
-import { appendRunEvent } from "../runs/events";
-import { failRunStatements } from "../runs/fail";
-import { startRun } from "../runs/execute";
-import { claimKey, idempotencyKey, releaseKey } from "../runs/idempotency";
-import { leaseMs, runAdmitted } from "../runs/lifecycle";
-import { runView } from "../../../core/runs/record";
+import { admitRequest, askTenant, refusalProblem } from "../quota/admission";
+import { executeRun } from "../runs/execute";
+import { idempotencyKey, scopedIdempotency } from "../runs/idempotency";
+import { limitsFor, runTimeoutMs } from "../runs/lease";
+import type { Caller } from "../runs/run-object";
+import { SSE_HEADERS } from "../runs/sse";
+import { runStub, tenantStub } from "../runs/stubs";
 import { checkWebhookUrl, webhookSecret } from "../runs/webhooks";
 import { RunEvents, RunList, RunQueued, RunRecord, RunRequest, RunResult, RunStatus } from "../schemas";
 
 type Ctx = Context<DispatcherApp>;
+const RUN_ID_HEADER = "x-isoplane-run-id";
 
 export const agentRuns = new OpenAPIHono<DispatcherApp>();
 agentRuns.use("*", requireTenant("runs", { endUsers: true }));
 
+const callerOf = (p: TenantPrincipal): Caller => ({ tenantId: p.tenantId, endUser: p.subject });
+
 /** The stored output of a succeeded run (null otherwise). */
-async function storedOutput(bucket: R2Bucket, run: Run): Promise<unknown> {
+async function storedOutput(bucket: R2Bucket, tenantId: string, run: { id: string; status: string }): Promise<unknown> {
   if (run.status !== "succeeded") return null;
-  const object = await bucket.get(resultKey(run.tenantId, run.id, ["output.json"]));
+  const object = await bucket.get(resultKey(tenantId, run.id, ["output.json"]));
   return object ? object.json() : null;
 }
 
-/** What a repeated request with the same Idempotency-Key gets: the first run, as the first request got it. */
-async function replay(c: Ctx, principal: TenantPrincipal, runId: string, mode: string): Promise<Response> {
-  const run = await db(c.env.DB).select().from(runs).where(and(eq(runs.id, runId), visible(principal))).get();
-  if (!run) throw new ProblemError("not-found", "No run with that id.");
-  c.header("idempotent-replayed", "true");
-  if (mode === "async") return c.json({ id: run.id, status: run.status }, 202);
-  return c.json({ ...runView(run), output: await storedOutput(c.env.BUCKET, run) }, 200);
-}
-
 /**
- * Admission (atomic, per tenant) → the run record → the isolate → the closed record. Once
- * admitted, a run always gets a record and always gives its quota slot back. `sync` answers when
- * the run ends, `stream` relays its events as they happen, `async` queues it and answers at once.
+ * Admission, the run's record and the version it runs are one call to the tenant's object; then
+ * the isolate runs and the run's object closes the record. `sync` answers when the run ends,
+ * `stream` answers with the run's own event stream (resumable; a dropped connection does not stop
+ * the run unless `cancelOnDisconnect`), `async` joins the tenant's lane and answers at once.
  */
 agentRuns.post("/:agent/runs", async (c) => {
   const agent = agentNameParam(c.req.param("agent"));
   const body = await jsonBody(c.req.raw, RunRequest);
   if (body.webhook && body.mode !== "async") throw new ProblemError("invalid-request", "webhook: only async runs call a webhook.");
+  if (body.cancelOnDisconnect && body.mode !== "stream") throw new ProblemError("invalid-request", "cancelOnDisconnect: only stream runs have a connection to lose.");
   if (body.webhook) checkWebhookUrl(c.env, body.webhook.url);
   const principal = c.var.tenant;
   const runId = newId("run");
   const key = idempotencyKey(c.req.header("idempotency-key"));
-  if (key) {
-    const claim = await claimKey(c.env.DB, principal, key, { agent, body, mode: body.mode }, runId);
-    if (claim.kind === "replay") return replay(c, principal, claim.runId, claim.mode);
+  const timeoutMs = runTimeoutMs(c.env);
+  const tenant = tenantStub(c.env, principal.tenantId);
+  // An async run's input waits in R2 (under the run's results) for its turn.
+  const inputKey = resultKey(principal.tenantId, runId, ["input.json"]);
+  if (body.mode === "async") await c.env.BUCKET.put(inputKey, JSON.stringify(body.input ?? null), { httpMetadata: { contentType: "application/json" } });
+  const started = await askTenant(principal.tenantId, async () =>
+    tenant.start(principal.tenantId, {
+      runId,
+      agent,
+      mode: body.mode,
+      endUser: principal.subject,
+      idempotency: key ? await scopedIdempotency(principal, key, { agent, body }) : null,
+      webhook: body.webhook?.url ?? null,
+      timeoutMs,
+    }),
+  );
+  if (started.kind !== "run" && body.mode === "async") await c.env.BUCKET.delete(inputKey);
+  if (started.kind === "refused") throw refusalProblem(started);
+  if (started.kind === "replay") return replay(c, principal, started.runId, started.mode);
+  c.header(RUN_ID_HEADER, runId);
+  if (body.mode === "async") return c.json({ id: runId, status: "queued" } satisfies z.infer<typeof RunQueued>, 202);
+  const work = executeRun(c.env, c.var.runtime, started.target, runId, body.input, limitsFor(started.quotas), timeoutMs);
+  if (body.mode === "stream") {
+    const stub = runStub(c.env, runId);
+    const followed = await stub.follow(callerOf(principal), 0);
+    c.executionCtx.waitUntil(work.catch((err) => console.error(JSON.stringify({ level: "error", event: "run-failed", runId, error: String(err) }))));
+    const stream = body.cancelOnDisconnect ? cancelOnDisconnect(followed!, () => stub.cancel(callerOf(principal))) : followed;
+    return new Response(stream, { headers: { ...SSE_HEADERS, [RUN_ID_HEADER]: runId } });
   }
-  try {
-    if (body.mode === "async") return await enqueue(c, principal, agent, runId, body.input, body.webhook?.url ?? null);
-    await checkSpendCap(c.env, principal);
-    const tracked = await admitRun(c.env, principal, runId, leaseMs(c.env));
-    const target = await startRun(c.env.DB, { id: runId, tenantId: principal.tenantId, agent, endUser: principal.subject });
-    if (!target) {
-      if (tracked) await releaseRun(c.env, principal.tenantId, runId, 0, true);
-      throw new ProblemError("not-found", `No agent named "${agent}".`);
-    }
-    const admission = { quotas: principal.quotas, tracked };
-    if (body.mode === "stream") return stream(c, admission, target, runId, body.input);
-    const { run, output } = await runAdmitted(c.env, c.var.runtime, admission, target, runId, body.input);
-    return c.json({ ...runView(run), output }, 200);
-  } catch (err) {
-    // A request that never became a run (refused, unknown agent, a platform error) gives its key
-    // back, so a retry can start one.
-    if (key && !(await c.env.DB.prepare("SELECT 1 AS x FROM runs WHERE id = ?").bind(runId).first("x"))) {
-      await releaseKey(c.env.DB, principal, key, runId);
-    }
-    throw err;
-  }
+  const { view, output } = await work;
+  return c.json({ ...view, output }, 200);
 });
 
-/** `async`: the run is recorded as queued on the active version, its input kept in R2, and queued. */
-async function enqueue(c: Ctx, principal: TenantPrincipal, agent: string, runId: string, input: unknown, webhook: string | null) {
-  await admitRequest(c.env, principal);
-  await checkSpendCap(c.env, principal);
-  await c.env.BUCKET.put(resultKey(principal.tenantId, runId, ["input.json"]), JSON.stringify(input ?? null), {
-    httpMetadata: { contentType: "application/json" },
+/** The stream as the client gets it; if the client goes away before the end, the run is cancelled. */
+function cancelOnDisconnect(source: ReadableStream<Uint8Array>, cancel: () => Promise<unknown>): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await reader.read();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel() {
+      await cancel().catch(() => {});
+      await reader.cancel().catch(() => {});
+    },
   });
-  const target = await startRun(c.env.DB, { id: runId, tenantId: principal.tenantId, agent, endUser: principal.subject, status: "queued" });
-  if (!target) throw new ProblemError("not-found", `No agent named "${agent}".`);
-  try {
-    await c.env.RUNS.send({ kind: "run", runId, tenantId: principal.tenantId, webhook });
-  } catch (err) {
-    // Never leave a queued run nobody will run: close it (with its usage row) and say so.
-    await c.env.DB.batch(failRunStatements(c.env.DB, { id: runId, tenantId: principal.tenantId, from: "queued", error: "The run could not be queued." }));
-    console.error(JSON.stringify({ level: "error", event: "enqueue-failed", runId, error: String(err) }));
-    throw new ProblemError("unavailable", "The run could not be queued; nothing will run. Retry shortly.", { headers: { "retry-after": "1" } });
-  }
-  return c.json({ id: runId, status: "queued" } satisfies z.infer<typeof RunQueued>, 202);
 }
 
-const encoder = new TextEncoder();
-/** How much a stream may hold for a slow client before the run is cancelled. */
-const MAX_SSE_BACKLOG_BYTES = 8 * 1024 * 1024;
-const sse = (event: string, data: unknown, id?: number) =>
-  encoder.encode(`${id !== undefined ? `id: ${id}\n` : ""}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-
-/**
- * `stream`: a text/event-stream of `run.started`, the agent's events (`agent.event`, `llm.delta`,
- * `tool.call`, `tool.result`, …) and finally `run.completed` or `run.failed` with the whole run.
- * The run lives as long as the connection: closing it cancels the run.
- */
-function stream(c: Ctx, admission: Parameters<typeof runAdmitted>[2], target: Parameters<typeof runAdmitted>[3], runId: string, input: unknown): Response {
-  const closed = new AbortController();
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let seq = 0;
-  const send = (event: string, data: unknown) => {
-    if (closed.signal.aborted) return;
-    try {
-      controller.enqueue(sse(event, data, ++seq));
-      // A client that reads far slower than the run writes would make the dispatcher buffer
-      // without bound: past a few MiB it is treated as gone, which cancels the run.
-      if ((controller.desiredSize ?? 0) < -MAX_SSE_BACKLOG_BYTES) closed.abort();
-    } catch {
-      closed.abort();
-    }
-  };
-  const body = new ReadableStream<Uint8Array>(
-    {
-      start(ctrl) {
-        controller = ctrl;
-      },
-      cancel() {
-        closed.abort();
-      },
-    },
-    new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }),
-  );
-  const work = runAdmitted(c.env, c.var.runtime, admission, target, runId, input, { onEvent: send, signal: closed.signal })
-    .then(({ run, output }) => send(run.status === "succeeded" ? "run.completed" : "run.failed", { ...runView(run), output }))
-    .catch((err) => send("run.failed", { id: runId, status: "failed", error: String(err) }))
-    .finally(() => {
-      if (!closed.signal.aborted) controller.close();
-    });
-  c.executionCtx.waitUntil(work);
-  return new Response(body, {
-    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-isoplane-run-id": runId },
-  });
+/** What a repeated request with the same Idempotency-Key gets: the first run, as the first request got it. */
+async function replay(c: Ctx, principal: TenantPrincipal, runId: string, mode: string): Promise<Response> {
+  const view = await runStub(c.env, runId).view(callerOf(principal));
+  if (!view) throw new ProblemError("not-found", "No run with that id.");
+  c.header("idempotent-replayed", "true");
+  c.header(RUN_ID_HEADER, runId);
+  if (mode === "async") return c.json({ id: view.id, status: view.status }, 202);
+  return c.json({ ...view, output: await storedOutput(c.env.BUCKET, principal.tenantId, view) }, 200);
 }
 
 export const runRecords = new OpenAPIHono<DispatcherApp>();
@@ -165,12 +123,17 @@ runRecords.use("*", async (c, next) => {
 const visible = (principal: TenantPrincipal) =>
   and(eq(runs.tenantId, principal.tenantId), principal.subject !== null ? eq(runs.endUser, principal.subject) : undefined);
 
-/** A run this caller may see, or the same 404 for one it may not. */
-async function findRun(d1: D1Database, principal: TenantPrincipal, id: string | undefined): Promise<Run> {
+/**
+ * A run this caller may see, from its object (the live record) or, once its retention passed and
+ * the object is gone, the run index; the same 404 for one it may not see.
+ */
+async function findRun(c: Ctx, id: string | undefined): Promise<z.infer<typeof RunRecord>> {
   const runId = idParam(id, "run", "run");
-  const run = await db(d1).select().from(runs).where(and(eq(runs.id, runId), visible(principal))).get();
-  if (!run) throw new ProblemError("not-found", "No run with that id.");
-  return run;
+  const live = await runStub(c.env, runId).view(callerOf(c.var.tenant));
+  if (live) return live;
+  const indexed = await db(c.env.DB).select().from(runs).where(and(eq(runs.id, runId), visible(c.var.tenant))).get();
+  if (!indexed) throw new ProblemError("not-found", "No run with that id.");
+  return runView(indexed);
 }
 
 const ListQuery = z.object({
@@ -180,6 +143,7 @@ const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).optional(),
 });
 
+/** The run index (written in batches from the runs' objects, so a run appears within a second or two). */
 runRecords.get("/", async (c) => {
   const { agent, status, cursor, limit = 20 } = queryParams(c.req.query(), ListQuery);
   const rows = await db(c.env.DB)
@@ -193,11 +157,11 @@ runRecords.get("/", async (c) => {
   return c.json({ runs: items.map(runView), cursor: next } satisfies z.infer<typeof RunList>);
 });
 
-runRecords.get("/:runId", async (c) => c.json(runView(await findRun(c.env.DB, c.var.tenant, c.req.param("runId")))));
+runRecords.get("/:runId", async (c) => c.json(await findRun(c, c.req.param("runId"))));
 
 runRecords.get("/:runId/result", async (c) => {
-  const run = await findRun(c.env.DB, c.var.tenant, c.req.param("runId"));
-  const object = run.status === "succeeded" ? await c.env.BUCKET.get(resultKey(run.tenantId, run.id, ["output.json"])) : null;
+  const run = await findRun(c, c.req.param("runId"));
+  const object = run.status === "succeeded" ? await c.env.BUCKET.get(resultKey(c.var.tenant.tenantId, run.id, ["output.json"])) : null;
   if (!object) throw new ProblemError("not-found", `Run ${run.id} has no result (status: ${run.status}).`);
   return new Response(object.body, { headers: { "content-type": "application/json", etag: object.httpEtag } });
 });
@@ -207,39 +171,44 @@ const EventsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 
-/** The stored event log, so a client that lost its stream can catch up from the last `seq` it saw. */
+/** The run's event log, live or archived. */
 runRecords.get("/:runId/events", async (c) => {
-  const run = await findRun(c.env.DB, c.var.tenant, c.req.param("runId"));
+  const runId = idParam(c.req.param("runId"), "run", "run");
   const { after = 0, limit = 500 } = queryParams(c.req.query(), EventsQuery);
-  const rows = await db(c.env.DB)
-    .select()
-    .from(runEvents)
-    .where(and(eq(runEvents.runId, run.id), gt(runEvents.seq, after)))
-    .orderBy(runEvents.seq)
-    .limit(limit + 1)
-    .all();
-  const { items, cursor } = page(rows, limit, (e) => e.seq);
-  return c.json({
-    events: items.map((e) => ({ seq: e.seq, at: new Date(e.at).toISOString(), type: e.type, data: e.data === null ? null : JSON.parse(e.data) })),
-    next: cursor,
-  } satisfies z.infer<typeof RunEvents>);
+  const log = await runStub(c.env, runId).events(callerOf(c.var.tenant), after, limit);
+  if (!log) throw new ProblemError("not-found", "No run with that id.");
+  const body: z.infer<typeof RunEvents> = {
+    events: log.events.map((e) => ({ seq: e.seq, at: new Date(e.at).toISOString(), type: e.type, data: JSON.parse(e.data) as unknown })),
+    next: log.next,
+  };
+  return Response.json(body);
 });
 
-/** Cancels a queued or running run; a running one stops within about a second. */
+const StreamQuery = z.object({ after: z.coerce.number().int().min(0).optional() });
+
+/**
+ * The run's events as server-sent events: replayed from after `Last-Event-ID` (or `?after=`), then
+ * live until the run ends — the same ids as the first stream, so EventSource clients resume on
+ * their own.
+ */
+runRecords.get("/:runId/stream", async (c) => {
+  const runId = idParam(c.req.param("runId"), "run", "run");
+  const { after: fromQuery } = queryParams(c.req.query(), StreamQuery);
+  const header = c.req.header("last-event-id");
+  if (header !== undefined && !/^\d{1,15}$/.test(header.trim())) throw new ProblemError("invalid-request", "Last-Event-ID: the id of an event of this run.");
+  const after = header !== undefined ? Number(header.trim()) : (fromQuery ?? 0);
+  const stream = await runStub(c.env, runId).follow(callerOf(c.var.tenant), after);
+  if (!stream) throw new ProblemError("not-found", "No run with that id.");
+  return new Response(stream, { headers: { ...SSE_HEADERS, [RUN_ID_HEADER]: runId } });
+});
+
+/** Cancels a queued or running run: its object ends it and tells its executor at once. */
 runRecords.post("/:runId/cancel", async (c) => {
-  const run = await findRun(c.env.DB, c.var.tenant, c.req.param("runId"));
-  const now = Date.now();
-  const cancel = (status: "queued" | "running") =>
-    c.env.DB.prepare(
-      "UPDATE runs SET status = 'cancelled', error = 'The run was cancelled.', finished_at = ?, wall_ms = COALESCE(wall_ms, 0) WHERE id = ? AND status = ? RETURNING id",
-    ).bind(now, run.id, status);
-  // A queued run never reaches an executor: it is closed with its (empty) usage row in one
-  // transaction, so it cannot start in between. A running one gets its row from its executor.
-  const [queued] = await c.env.DB.batch<{ id: string }>([cancel("queued"), ...ledgerStatements(c.env.DB, run.id, now)]);
-  const cancelled = queued?.results[0] ?? (await cancel("running").first<{ id: string }>());
-  if (!cancelled) throw new ProblemError("conflict", `Run ${run.id} has already ended (status: ${run.status}).`);
-  await appendRunEvent(c.env.DB, run.tenantId, run.id, "run.cancelled", { by: c.var.tenant.keyId });
-  return c.json(runView((await db(c.env.DB).select().from(runs).where(eq(runs.id, run.id)).get())!));
+  const runId = idParam(c.req.param("runId"), "run", "run");
+  const result = await runStub(c.env, runId).cancel(callerOf(c.var.tenant));
+  if (!result) throw new ProblemError("not-found", "No run with that id.");
+  if (result === "ended") throw new ProblemError("conflict", "The run has already ended.");
+  return c.json(result);
 });
 
 export const webhookRoutes = new OpenAPIHono<DispatcherApp>();
@@ -250,6 +219,9 @@ const AgentParam = z.object({ agent: AgentName.openapi({ param: { name: "agent",
 const RunIdParam = z.object({ runId: z.string().openapi({ param: { name: "runId", in: "path" }, example: "run_01jd0000000000000000" }) });
 const IdempotencyHeader = z.object({
   "idempotency-key": z.string().max(255).optional().openapi({ description: "Repeats within 24 h return the first run instead of starting another." }),
+});
+const LastEventIdHeader = z.object({
+  "last-event-id": z.string().max(16).optional().openapi({ description: "Resume after this event id (what EventSource sends on reconnect)." }),
 });
 
 export function describeRuns(app: OpenAPIHono<DispatcherApp>): void {
@@ -274,7 +246,7 @@ export function describeRuns(app: OpenAPIHono<DispatcherApp>): void {
     createRoute({
       method: "get",
       path: "/v1/runs",
-      summary: "Runs, newest first",
+      summary: "Runs, newest first (the run index)",
       security: bearerSecurity,
       request: { query: ListQuery },
       responses: { 200: { description: "A page", content: { "application/json": { schema: RunList } } }, ...problems(400, 401, 403) },
@@ -291,10 +263,18 @@ export function describeRuns(app: OpenAPIHono<DispatcherApp>): void {
     createRoute({
       method: "get",
       path: "/v1/runs/{runId}/events",
-      summary: "The run's stored event log (catch up after a lost stream)",
+      summary: "The run's event log, live or archived",
       security: bearerSecurity,
       request: { params: RunIdParam, query: EventsQuery },
       responses: { 200: { description: "Events in order", content: { "application/json": { schema: RunEvents } } }, ...problems(400, 401, 403, 404) },
+    }),
+    createRoute({
+      method: "get",
+      path: "/v1/runs/{runId}/stream",
+      summary: "The run's events as server-sent events, resumable with Last-Event-ID, live until it ends",
+      security: bearerSecurity,
+      request: { params: RunIdParam, query: StreamQuery, headers: LastEventIdHeader },
+      responses: { 200: { description: "text/event-stream", content: { "text/event-stream": { schema: z.string() } } }, ...problems(400, 401, 403, 404) },
     }),
     createRoute({
       method: "post",

@@ -1,0 +1,17 @@
+import type { ControlPlaneEnv } from "../../../core/env";
+import { ProblemError } from "../../../core/http/problem";
+
+/**
+ * Tells the tenant's object in the dispatcher that an agent (upload, rollback, deletion, secrets)
+ * or the tenant's settings changed, before the change answers: that object caches both, so from
+ * this moment every new run sees the change. If it cannot be told, the change stands in D1 but
+ * the caller is told to retry, never told it is done.
+ */
+export async function notifyDispatcher(env: ControlPlaneEnv, tenantId: string, change: { agent?: string; config?: boolean }): Promise<void> {
+  try {
+    await env.TENANTS.get(env.TENANTS.idFromName(tenantId)).invalidate(change);
+  } catch (err) {
+    console.error(JSON.stringify({ level: "error", event: "dispatcher-notify-failed", tenantId, error: String(err) }));
+    throw new ProblemError("unavailable", "The change was saved, but the dispatcher could not be told of it yet; retry the request.", { headers: { "retry-after": "1" } });
+  }
+}

@@ -1,0 +1,11 @@
+const encoder = new TextEncoder();
+
+/** One server-sent event; `id` is the event's seq in the run's log, so a client can resume after it. */
+export function sseFrame(event: string, data: unknown, id?: number): Uint8Array {
+  return encoder.encode(`${id !== undefined ? `id: ${id}\n` : ""}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+/** A comment line: keeps idle connections open through proxies without being an event. */
+export const SSE_KEEPALIVE = encoder.encode(": keep-alive\n\n");
+
+export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store" } as const;

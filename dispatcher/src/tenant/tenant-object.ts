@@ -1,0 +1,364 @@
+import { DurableObject } from "cloudflare:workers";
+import { monthToDateMicros } from "../../../core/billing/spend";
+import type { DispatcherEnv } from "../../../core/env";
+import type { ProblemSlug } from "../../../core/http/problem";
+import { parseQuotas, type QuotaName } from "../../../core/quotas";
+import { admit, emptyState, monthOf, nextMonthStart, release, REFUSAL_SLUG, type Limits, type QuotaState } from "../quota/rules";
+import { LEASE_MARGIN_MS } from "../runs/lease";
+import type { RunPolicy } from "../runs/state";
+import { runStub } from "../runs/stubs";
+import type { AgentTarget } from "../runtime/types";
+
+/** A key holds its first run this long; after that the same key starts a new run. */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/** Async runs of one tenant in flight at once when it sets no `concurrentRuns` (times its weight). */
+export const DEFAULT_LANE_WIDTH = 4;
+export const DEFAULT_RETENTION_DAYS = 30;
+
+export interface TenantConfig {
+  status: "active" | "suspended" | "deleted";
+  quotas: Record<QuotaName, number | null>;
+  egressAllow: string[];
+  retentionDays: number;
+  queueWeight: number;
+}
+
+export interface StartRequest {
+  runId: string;
+  agent: string;
+  mode: "sync" | "stream" | "async";
+  endUser: string | null;
+  /** The scoped Idempotency-Key and the hash of the request it came with. */
+  idempotency: { key: string; hash: string } | null;
+  webhook: string | null;
+  timeoutMs: number;
+}
+
+export type Refusal = { kind: "refused"; slug: ProblemSlug; detail: string; retryAfter?: number; extra?: Record<string, string | number> };
+export type StartResult = { kind: "run"; target: AgentTarget; quotas: TenantConfig["quotas"] } | { kind: "replay"; runId: string; mode: string } | Refusal;
+export type BeginResult = { kind: "ok"; quotas: TenantConfig["quotas"] } | { kind: "wait" } | Refusal;
+
+const admissionLimits = (q: TenantConfig["quotas"]): Limits => ({
+  requestsPerMinute: q.requestsPerMinute,
+  concurrentRuns: q.concurrentRuns,
+  runsPerMonth: q.runsPerMonth,
+  llmTokensPerMonth: q.llmTokensPerMonth,
+});
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+/**
+ * One per tenant: the single place where its runs are admitted. It keeps the quota counters and
+ * leases, the month's spend, the `Idempotency-Key`s, the async lane (its own queue of waiting
+ * runs), and caches of the tenant's settings and agents' active versions that the control plane
+ * invalidates before its answer — so a run never sees a stale version after an upload or
+ * rollback answered, and D1 is read only when the object is cold or something changed.
+ *
+ * Each call is handled alone between storage operations, so check-and-count is atomic: 40
+ * concurrent run requests against `runsPerMonth: 5` admit exactly 5. This object is the tenant's
+ * one point of consistency, which caps one tenant at the ~1,000 calls/s one object serves (two
+ * calls a run: start and release); the README's architecture section says why and what sharding
+ * would take.
+ */
+export class TenantObject extends DurableObject<DispatcherEnv> {
+  private tenantId: string | null = null;
+  private config: TenantConfig | null = null;
+  private configGen = 0;
+  private agents = new Map<string, AgentTarget | null>();
+  private agentGen = new Map<string, number>();
+  private quota!: QuotaState;
+  private spend: { month: string; micros: number } | null = null;
+
+  constructor(ctx: DurableObjectState, env: DispatcherEnv) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      const sql = ctx.storage.sql;
+      sql.exec("CREATE TABLE IF NOT EXISTS idem (key TEXT PRIMARY KEY, hash TEXT NOT NULL, run_id TEXT NOT NULL, mode TEXT NOT NULL, created_at INTEGER NOT NULL, ended INTEGER NOT NULL DEFAULT 0)");
+      sql.exec("CREATE INDEX IF NOT EXISTS idem_created ON idem (created_at)");
+      sql.exec("CREATE TABLE IF NOT EXISTS lane (seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL UNIQUE, dispatched_at INTEGER)");
+      this.quota = (await ctx.storage.get<QuotaState>("quota")) ?? emptyState(Date.now());
+      this.spend = (await ctx.storage.get<{ month: string; micros: number }>("spend")) ?? null;
+      this.tenantId = (await ctx.storage.get<string>("tenantId")) ?? null;
+    });
+  }
+
+  // ---- caches the control plane keeps exact ----
+
+  private async loadConfig(tenantId: string): Promise<TenantConfig> {
+    if (this.tenantId === null) {
+      this.tenantId = tenantId;
+      await this.ctx.storage.put("tenantId", tenantId);
+    }
+    for (;;) {
+      if (this.config) return this.config;
+      const gen = this.configGen;
+      const row = await this.env.DB.prepare("SELECT status, quotas, egress_allow, retention_days, queue_weight FROM tenants WHERE id = ?")
+        .bind(tenantId)
+        .first<{ status: TenantConfig["status"]; quotas: string; egress_allow: string; retention_days: number | null; queue_weight: number | null }>();
+      const config: TenantConfig = row
+        ? {
+            status: row.status,
+            quotas: parseQuotas(row.quotas),
+            egressAllow: JSON.parse(row.egress_allow) as string[],
+            retentionDays: row.retention_days ?? DEFAULT_RETENTION_DAYS,
+            queueWeight: row.queue_weight ?? 1,
+          }
+        : { status: "deleted", quotas: parseQuotas("{}"), egressAllow: [], retentionDays: DEFAULT_RETENTION_DAYS, queueWeight: 1 };
+      // An invalidation that arrived while D1 was read means the row read may be older: read again.
+      if (gen === this.configGen) this.config = config;
+    }
+  }
+
+  private async loadAgent(tenantId: string, agent: string): Promise<AgentTarget | null> {
+    for (;;) {
+      if (this.agents.has(agent)) return this.agents.get(agent)!;
+      const gen = this.agentGen.get(agent) ?? 0;
+      const row = await this.env.DB.prepare(
+        `SELECT v.version, v.sha256, v.bundle_key, v.script_name, a.secrets_rev
+         FROM agents a JOIN agent_versions v ON v.tenant_id = a.tenant_id AND v.agent = a.name AND v.version = a.active_version
+         WHERE a.tenant_id = ?1 AND a.name = ?2`,
+      )
+        .bind(tenantId, agent)
+        .first<{ version: number; sha256: string; bundle_key: string; script_name: string | null; secrets_rev: number }>();
+      const target = row
+        ? { tenantId, agent, version: row.version, sha256: row.sha256, bundleKey: row.bundle_key, scriptName: row.script_name, secretsRev: row.secrets_rev }
+        : null;
+      if (gen === (this.agentGen.get(agent) ?? 0)) {
+        if (this.agents.size >= 1000) this.agents.delete(this.agents.keys().next().value!);
+        this.agents.set(agent, target);
+      }
+    }
+  }
+
+  /** The control plane changed an agent (upload, rollback, deletion, secrets) or the tenant's settings. */
+  async invalidate(change: { agent?: string; config?: boolean }): Promise<void> {
+    if (change.agent !== undefined) {
+      this.agents.delete(change.agent);
+      this.agentGen.set(change.agent, (this.agentGen.get(change.agent) ?? 0) + 1);
+    }
+    if (change.config) {
+      this.config = null;
+      this.configGen += 1;
+      // A newly set spend cap needs the month's figure from the ledger.
+      this.ctx.waitUntil(this.dispatch());
+    }
+  }
+
+  /** The tenant's settings, for the platform (egress policy, retention). */
+  async settings(tenantId: string): Promise<TenantConfig> {
+    return this.loadConfig(tenantId);
+  }
+
+  // ---- admission ----
+
+  /**
+   * Everything a new run needs, in one atomic step: the tenant is active, the agent's active
+   * version, the `Idempotency-Key` (replay, 409 while the first runs, 422 when reused with another
+   * request), the quotas and spend cap; then the run's object is created (queued async runs join
+   * the tenant's lane). A refusal consumes nothing.
+   */
+  async start(tenantId: string, req: StartRequest): Promise<StartResult> {
+    const config = await this.loadConfig(tenantId);
+    if (config.status !== "active") return { kind: "refused", slug: config.status === "deleted" ? "unauthorized" : "forbidden", detail: `The tenant is ${config.status}.` };
+    const now = Date.now();
+    // Every request counts against the rate, whatever becomes of it; only admitted runs count as runs.
+    const limited = this.decide(admit(this.quota, { requestsPerMinute: config.quotas.requestsPerMinute }, now));
+    if (limited) {
+      await this.ctx.storage.put("quota", this.quota);
+      return limited;
+    }
+    const target = await this.loadAgent(tenantId, req.agent);
+    if (!target) return { kind: "refused", slug: "not-found", detail: `No agent named "${req.agent}".` };
+    if (req.idempotency) {
+      const sql = this.ctx.storage.sql;
+      sql.exec("DELETE FROM idem WHERE rowid IN (SELECT rowid FROM idem WHERE created_at < ? LIMIT 100)", now - IDEMPOTENCY_TTL_MS);
+      const first = sql.exec<{ hash: string; run_id: string; mode: string; ended: number }>("SELECT hash, run_id, mode, ended FROM idem WHERE key = ?", req.idempotency.key).toArray()[0];
+      if (first) {
+        if (first.hash !== req.idempotency.hash) {
+          return { kind: "refused", slug: "idempotency-key-reused", detail: "This Idempotency-Key was first used with a different agent or body.", extra: { runId: first.run_id } };
+        }
+        if (!first.ended && first.mode !== "async") {
+          return { kind: "refused", slug: "idempotency-key-in-use", detail: "The first request with this Idempotency-Key is still running.", retryAfter: 1, extra: { runId: first.run_id } };
+        }
+        return { kind: "replay", runId: first.run_id, mode: first.mode };
+      }
+    }
+    const runLimits = { ...admissionLimits(config.quotas), requestsPerMinute: null };
+    const refused =
+      (await this.checkSpend(config, now)) ??
+      (req.mode === "async" ? null : this.decide(admit(this.quota, runLimits, now, { id: req.runId, leaseMs: req.timeoutMs + LEASE_MARGIN_MS })));
+    await this.ctx.storage.put("quota", this.quota);
+    if (refused) return refused;
+    if (req.idempotency) {
+      this.ctx.storage.sql.exec("INSERT INTO idem (key, hash, run_id, mode, created_at) VALUES (?, ?, ?, ?, ?)", req.idempotency.key, req.idempotency.hash, req.runId, req.mode, now);
+    }
+    const policy: RunPolicy = {
+      egressAllow: config.egressAllow,
+      subrequestsPerRun: config.quotas.subrequestsPerRun,
+      llmCallsPerRun: config.quotas.llmCallsPerRun ?? null,
+      spendCapped: config.quotas.monthlySpendCapUsd !== null,
+      retentionDays: config.retentionDays,
+    };
+    try {
+      await runStub(this.env, req.runId).create({
+        id: req.runId,
+        tenantId,
+        target,
+        endUser: req.endUser,
+        status: req.mode === "async" ? "queued" : "running",
+        timeoutMs: req.timeoutMs,
+        policy,
+        webhook: req.webhook,
+      });
+    } catch (err) {
+      // Never a run: the admission and the key are given back.
+      if (req.mode !== "async") release(this.quota, req.runId, 0, Date.now(), true);
+      if (req.idempotency) this.ctx.storage.sql.exec("DELETE FROM idem WHERE key = ? AND run_id = ?", req.idempotency.key, req.runId);
+      await this.ctx.storage.put("quota", this.quota);
+      throw err;
+    }
+    if (req.mode === "async") {
+      this.ctx.storage.sql.exec("INSERT OR IGNORE INTO lane (run_id) VALUES (?)", req.runId);
+      await this.dispatch();
+    }
+    return { kind: "run", target, quotas: config.quotas };
+  }
+
+  /** Counts a request that is not a run against `requestsPerMinute`. */
+  async request(tenantId: string): Promise<Refusal | null> {
+    const config = await this.loadConfig(tenantId);
+    const refused = this.decide(admit(this.quota, { requestsPerMinute: config.quotas.requestsPerMinute }, Date.now()));
+    await this.ctx.storage.put("quota", this.quota);
+    return refused;
+  }
+
+  /**
+   * A queued run's turn in the lane has come (the queue consumer): admitted against the run quotas
+   * now. A busy `concurrentRuns` slot puts it back at the head of the lane until a run ends.
+   */
+  async begin(tenantId: string, runId: string, agent: string): Promise<BeginResult> {
+    const config = await this.loadConfig(tenantId);
+    if (config.status !== "active") {
+      this.laneDone(runId);
+      return { kind: "refused", slug: "forbidden", detail: `The tenant is ${config.status}.` };
+    }
+    if (!(await this.loadAgent(tenantId, agent))) {
+      this.laneDone(runId);
+      return { kind: "refused", slug: "not-found", detail: "The agent was deleted before the run could start." };
+    }
+    const now = Date.now();
+    const timeoutMs = Number(this.env.RUN_TIMEOUT_MS) > 0 ? Number(this.env.RUN_TIMEOUT_MS) : 300_000;
+    const refused =
+      (await this.checkSpend(config, now)) ??
+      this.decide(admit(this.quota, { ...admissionLimits(config.quotas), requestsPerMinute: null }, now, { id: runId, leaseMs: timeoutMs + LEASE_MARGIN_MS }));
+    await this.ctx.storage.put("quota", this.quota);
+    if (refused?.slug === "quota-concurrent-runs") {
+      this.ctx.storage.sql.exec("UPDATE lane SET dispatched_at = NULL WHERE run_id = ?", runId);
+      return { kind: "wait" };
+    }
+    if (refused) {
+      this.laneDone(runId);
+      this.ctx.waitUntil(this.dispatch());
+      return refused;
+    }
+    return { kind: "ok", quotas: config.quotas };
+  }
+
+  /** A run ended: its lease ends, its tokens and price are counted, its lane place and key are freed. */
+  async release(runId: string, used: { tokens: number; micros: number; started: boolean }): Promise<void> {
+    const now = Date.now();
+    release(this.quota, runId, used.tokens, now, !used.started);
+    if (this.spend && this.spend.month === monthOf(now)) {
+      this.spend.micros += used.micros;
+      await this.ctx.storage.put("spend", this.spend);
+    }
+    await this.ctx.storage.put("quota", this.quota);
+    this.ctx.storage.sql.exec("UPDATE idem SET ended = 1 WHERE run_id = ?", runId);
+    this.laneDone(runId);
+    await this.dispatch();
+  }
+
+  /** A queued run asks to be offered again (its queue message may have been lost). */
+  async redispatch(runId: string): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    const row = sql.exec<{ dispatched_at: number | null }>("SELECT dispatched_at FROM lane WHERE run_id = ?", runId).toArray()[0];
+    if (!row) sql.exec("INSERT OR IGNORE INTO lane (run_id) VALUES (?)", runId);
+    else if (row.dispatched_at !== null && this.tenantId) await this.env.RUNS.send({ kind: "run", runId, tenantId: this.tenantId });
+    await this.dispatch();
+  }
+
+  /** The month's billed usage so far, for the spend cap (read from the ledger once a month). */
+  async remainingMicros(tenantId: string): Promise<number | null> {
+    const config = await this.loadConfig(tenantId);
+    const cap = config.quotas.monthlySpendCapUsd;
+    if (cap === null) return null;
+    return Math.round(cap * 1_000_000) - (await this.monthSpend(tenantId, Date.now()));
+  }
+
+  private async monthSpend(tenantId: string, now: number): Promise<number> {
+    const month = monthOf(now);
+    if (this.spend?.month !== month) {
+      this.spend = { month, micros: await monthToDateMicros(this.env.DB, this.env, tenantId, new Date(now)) };
+      await this.ctx.storage.put("spend", this.spend);
+    }
+    return this.spend.micros;
+  }
+
+  private async checkSpend(config: TenantConfig, now: number): Promise<Refusal | null> {
+    const cap = config.quotas.monthlySpendCapUsd;
+    if (cap === null || !this.tenantId) return null;
+    const spent = await this.monthSpend(this.tenantId, now);
+    if (spent < Math.round(cap * 1_000_000)) return null;
+    const retryAfter = seconds(nextMonthStart(now) - now);
+    return {
+      kind: "refused",
+      slug: "quota-spend-cap",
+      detail: `This month's usage has reached the spend cap of $${cap} (billed so far: $${(spent / 1_000_000).toFixed(6)}).`,
+      retryAfter,
+      extra: { quota: "monthlySpendCapUsd", limit: cap, retryAfter },
+    };
+  }
+
+  private decide(decision: ReturnType<typeof admit>): Refusal | null {
+    if (decision.ok) return null;
+    return {
+      kind: "refused",
+      slug: REFUSAL_SLUG[decision.quota],
+      detail: `The ${decision.quota} quota (${decision.limit}) is used up.`,
+      retryAfter: decision.retryAfter,
+      extra: { quota: decision.quota, limit: decision.limit, retryAfter: decision.retryAfter },
+    };
+  }
+
+  // ---- the async lane ----
+
+  private laneDone(runId: string): void {
+    this.ctx.storage.sql.exec("DELETE FROM lane WHERE run_id = ?", runId);
+  }
+
+  /**
+   * Offers the lane's next runs to the platform's queue, at most the lane's width in flight: the
+   * shared queue never holds more than that of one tenant, so a tenant's backlog of thousands waits
+   * here and another tenant's run is never queued behind it.
+   */
+  private async dispatch(): Promise<void> {
+    if (!this.tenantId) return;
+    const config = await this.loadConfig(this.tenantId);
+    const base = config.quotas.concurrentRuns ?? DEFAULT_LANE_WIDTH;
+    const width = Math.max(1, Math.round(base * config.queueWeight));
+    const sql = this.ctx.storage.sql;
+    const inFlight = Number(sql.exec("SELECT COUNT(*) AS n FROM lane WHERE dispatched_at IS NOT NULL").one().n);
+    if (inFlight >= width) return;
+    const next = sql.exec<{ run_id: string }>("SELECT run_id FROM lane WHERE dispatched_at IS NULL ORDER BY seq LIMIT ?", width - inFlight).toArray();
+    if (!next.length) return;
+    const now = Date.now();
+    for (const r of next) sql.exec("UPDATE lane SET dispatched_at = ? WHERE run_id = ?", now, r.run_id);
+    try {
+      await this.env.RUNS.sendBatch(next.map((r) => ({ body: { kind: "run" as const, runId: r.run_id, tenantId: this.tenantId! } })));
+    } catch (err) {
+      // Offered again by each run's own queue check.
+      for (const r of next) sql.exec("UPDATE lane SET dispatched_at = NULL WHERE run_id = ?", r.run_id);
+      console.error(JSON.stringify({ level: "error", event: "lane-dispatch-failed", tenantId: this.tenantId, error: String(err) }));
+    }
+  }
+}
