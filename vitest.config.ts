@@ -21,6 +21,8 @@ export default defineConfig(async () => {
             SECRETS_KEY: TEST_SECRETS_KEY,
             PRICE_BOOK: JSON.stringify(TEST_PRICE_BOOK),
             RUN_TIMEOUT_MS: "3000",
+            // Finished runs' logs move to R2 at once, so every test reads archived logs too.
+            EVENT_ARCHIVE_AFTER_MS: "0",
             MAX_SCRIPT_BYTES: String(64 * 1024),
             MAX_CONTEXT_BYTES: String(64 * 1024),
             EXAMPLE_AGENT: inject("exampleAgent"),

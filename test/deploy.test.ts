@@ -152,7 +152,7 @@ describe("npm run deploy: arguments and the deploy config", () => {
       d1: { name: "isoplane", id: null, location: null },
       r2: { bucket: "isoplane", location: null },
       dispatchNamespace: "isoplane",
-      queues: { runs: "isoplane-runs", metering: "isoplane-metering", meteringDeadLetter: "isoplane-metering-dlq" },
+      queues: { runs: "isoplane-runs", ledger: "isoplane-ledger", metering: "isoplane-metering", meteringDeadLetter: "isoplane-metering-dlq" },
       dispatcher: { workersDev: true, routes: [] },
       controlPlane: { workersDev: true, routes: [] },
       platformHosts: [],
@@ -190,7 +190,7 @@ describe("npm run deploy: arguments and the deploy config", () => {
       "dispatcher has neither workersDev nor routes: nothing could reach it",
       'controlPlane.routes[0].pattern "*.example.com/*" must be a plain host name for a custom domain',
       "controlPlane.routes[1].pattern is required",
-      "queues.runs, queues.metering and queues.meteringDeadLetter must be three different queues",
+      "queues.runs, queues.ledger, queues.metering and queues.meteringDeadLetter must be four different queues",
     ]);
     expect(errorsOf({ llm: { provider: "anthropic" } })).toEqual(["llm.provider anthropic needs llm.model"]);
     expect(errorsOf({ llm: { provider: "mystery" } })).toEqual(['llm.provider "mystery" is not builtin, openai or anthropic']);
@@ -253,7 +253,7 @@ describe("npm run deploy: the wrangler configs it renders", () => {
       d1: { name: "acme-platform" },
       r2: { bucket: "acme-bucket" },
       dispatchNamespace: "acme-agents",
-      queues: { runs: "acme-runs", metering: "acme-metering", meteringDeadLetter: "acme-metering-dlq" },
+      queues: { runs: "acme-runs", ledger: "acme-ledger", metering: "acme-metering", meteringDeadLetter: "acme-metering-dlq" },
       dispatcher: { workersDev: false, routes: [{ pattern: "*.agents.acme.dev/*", zone_name: "acme.dev" }] },
       controlPlane: { routes: [{ pattern: "admin.acme.dev", custom_domain: true }] },
       platformHosts: ["acme.workers.dev"],
@@ -331,7 +331,7 @@ describe("npm run deploy: the wrangler configs it renders", () => {
       renderConfigs({ raw, dirs: DIRS, config: valid({}), d1Id: null });
     } catch (err) {
       expect((err as Error).message.split("\n")).toEqual([
-        'dispatcher/tail/wrangler.toml: queue "unwired-queue" is not one the deploy knows (isoplane-runs, isoplane-metering, isoplane-metering-dlq)',
+        'dispatcher/tail/wrangler.toml: queue "unwired-queue" is not one the deploy knows (isoplane-runs, isoplane-ledger, isoplane-metering, isoplane-metering-dlq)',
         "dispatcher/outbound/wrangler.toml: has no [env.production] section",
         'wrangler.toml: [env.production] must set name = "isoplane-dispatcher" (it is "undefined")',
         'wrangler.toml: the dispatch namespace\'s outbound Worker must be "isoplane-outbound"',
@@ -469,6 +469,7 @@ describe("npm run deploy: the wrangler commands it runs", () => {
       "dispatch-namespace create isoplane",
       "queues list --page 1",
       "queues create isoplane-runs",
+      "queues create isoplane-ledger",
       "queues create isoplane-metering",
       "queues create isoplane-metering-dlq",
       "d1 migrations apply DB --remote --env production --config /gen/dispatcher.jsonc",
@@ -497,6 +498,7 @@ describe("npm run deploy: the wrangler commands it runs", () => {
       "R2 bucket isoplane",
       "dispatch namespace isoplane",
       "queue isoplane-runs",
+      "queue isoplane-ledger",
       "queue isoplane-metering",
       "queue isoplane-metering-dlq",
     ]);
@@ -506,7 +508,7 @@ describe("npm run deploy: the wrangler commands it runs", () => {
   });
 
   it("run again, it creates nothing: every resource is found first", async () => {
-    const state = { d1: [{ uuid: D1_ID, name: "isoplane" }], buckets: ["isoplane"], namespaces: ["isoplane"], queues: ["isoplane-runs", "isoplane-metering", "isoplane-metering-dlq"] };
+    const state = { d1: [{ uuid: D1_ID, name: "isoplane" }], buckets: ["isoplane"], namespaces: ["isoplane"], queues: ["isoplane-runs", "isoplane-ledger", "isoplane-metering", "isoplane-metering-dlq"] };
     const { runner, calls } = fakeWrangler(state);
     const result = await deploy(deployInput({ tail: [], outbound: [], dispatcher: [], controlPlane: [] }), runner);
     expect(result.created).toEqual([]);

@@ -501,7 +501,7 @@ export class RunObject extends DurableObject<DispatcherEnv> {
       await this.end("failed", "The run waited in the queue too long and was never started.");
     } else if (s.status === "queued") {
       // Its queue message may have been lost: the tenant's lane offers it again (a duplicate finds it started).
-      await tenantStub(this.env, s.tenantId).redispatch(s.id).catch(() => {});
+      await tenantStub(this.env, s.tenantId).redispatch(s.tenantId, s.id).catch(() => {});
     }
     if (isOpen(s.status) && !s.indexed && now >= (s.startedAt ?? s.createdAt) + INDEX_RUNNING_AFTER_MS) await this.sendIndex();
     if (!isOpen(s.status)) {

@@ -279,7 +279,8 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
   }
 
   /** A queued run asks to be offered again (its queue message may have been lost). */
-  async redispatch(runId: string): Promise<void> {
+  async redispatch(tenantId: string, runId: string): Promise<void> {
+    await this.loadConfig(tenantId);
     const sql = this.ctx.storage.sql;
     const row = sql.exec<{ dispatched_at: number | null }>("SELECT dispatched_at FROM lane WHERE run_id = ?", runId).toArray()[0];
     if (!row) sql.exec("INSERT OR IGNORE INTO lane (run_id) VALUES (?)", runId);
