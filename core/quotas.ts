@@ -40,3 +40,6 @@ export function mergeQuotas(current: string, patch: Quotas): string {
   const overrides = Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== null));
   return JSON.stringify(overrides);
 }
+
+/** Days a finished run's record and event log are kept unless the operator sets `retentionDays`. */
+export const DEFAULT_RETENTION_DAYS = 30;

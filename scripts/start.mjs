@@ -62,6 +62,8 @@ const dispatcherEnv = envFile("dispatcher", {
   LLM_BASE_URL: process.env.LLM_BASE_URL,
   LLM_API_KEY: process.env.LLM_API_KEY,
   LLM_MODEL: process.env.LLM_MODEL,
+  // A run's wall-clock budget (default 300000 ms); each run's object ends it at that deadline.
+  RUN_TIMEOUT_MS: process.env.RUN_TIMEOUT_MS,
 });
 
 console.log("isoplane: applying D1 migrations to the local state…");

@@ -3,6 +3,7 @@
 // with its queue, D1 and R2. Run with `npm run test:cli` (npm puts Node 22 first on PATH).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { createServer as createHttpServer, request as httpRequest } from "node:http";
 import { createServer, type AddressInfo } from "node:net";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -86,6 +87,78 @@ function closedPort(): Promise<number> {
     server.listen(0, "127.0.0.1", () => {
       const { port } = server.address() as AddressInfo;
       server.close(() => resolve(port));
+    });
+  });
+}
+
+interface CuttingProxy {
+  url: string;
+  /** Every request that went through: method, path and its Last-Event-ID header. */
+  requests: { method: string; path: string; lastEventId: string | undefined }[];
+  close(): Promise<void>;
+}
+
+/**
+ * A local HTTP proxy in front of `target` that cuts the first event streams it forwards, one per
+ * entry of `cuts`: each after its `afterEvents`-th event and a few bytes of the next one (so the
+ * client is left with half an event), by resetting the connection or by ending the response as
+ * if the stream were over. Everything else goes through as it is.
+ */
+function cuttingProxy(target: string, cuts: { afterEvents: number; how: "reset" | "end" }[]): Promise<CuttingProxy> {
+  const requests: CuttingProxy["requests"] = [];
+  const pending = [...cuts];
+  const server = createHttpServer((req, res) => {
+    const url = new URL(req.url ?? "/", target);
+    const lastEventId = req.headers["last-event-id"];
+    requests.push({ method: req.method ?? "GET", path: url.pathname, lastEventId: typeof lastEventId === "string" ? lastEventId : undefined });
+    const upstream = httpRequest(url, { method: req.method, headers: { ...req.headers, host: url.host } }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      const cut = String(up.headers["content-type"]).startsWith("text/event-stream") ? pending.shift() : undefined;
+      if (!cut) {
+        up.pipe(res);
+        return;
+      }
+      let seen = Buffer.alloc(0);
+      let sent = 0;
+      let done = false;
+      up.on("data", (chunk: Buffer) => {
+        if (done) return;
+        seen = Buffer.concat([seen, chunk]);
+        // Where the afterEvents-th event ends ("\n\n"), if it came yet.
+        let end = 0;
+        for (let i = 0; i < cut.afterEvents && end >= 0; i++) {
+          const at = seen.indexOf("\n\n", end);
+          end = at < 0 ? -1 : at + 2;
+        }
+        const cutAt = end + 12;
+        if (end < 0 || seen.length < cutAt) {
+          res.write(seen.subarray(sent));
+          sent = seen.length;
+          return;
+        }
+        done = true;
+        up.destroy();
+        // What was written reaches the client before the cut.
+        res.write(seen.subarray(sent, cutAt), () => (cut.how === "end" ? res.end() : res.socket?.destroy()));
+      });
+      up.on("end", () => res.end());
+      up.on("error", () => res.destroy());
+    });
+    upstream.on("error", () => res.destroy());
+    req.pipe(upstream);
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        requests,
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
+      });
     });
   });
 }
@@ -294,6 +367,53 @@ describe("isoplane CLI against the local platform", () => {
     // Three deltas 300 ms apart: the first word is on the terminal well before the run ends.
     expect(when("succeeded") - when("slow")).toBeGreaterThanOrEqual(450);
     expect(when("steady") - when("slow")).toBeGreaterThanOrEqual(450);
+  });
+
+  test("run --stream resumes a lost connection after the last event it printed: every event once", async () => {
+    const deployed = await cli(["deploy", "test-cli/fixtures/counter.mjs", "--agent", "counter", "--no-bundle"]);
+    expect(deployed.code).toBe(0);
+    const input = JSON.stringify({ count: 20, delayMs: 100 });
+    // run.started is event 1 and {"n": k} event k + 1; run.completed is 22.
+    const ns = (text: string) => [...text.matchAll(/^• agent\.event \{"n":(\d+)\}$/gm)].map((m) => Number(m[1]));
+    const all = Array.from({ length: 20 }, (_, i) => i + 1);
+
+    // The POST's stream reset after event 5 (half of event 6 delivered), the first resumed one
+    // ended early after 3 more: two resumptions, from 5 and from 8; the third stream runs to the end.
+    const proxy = await cuttingProxy(platform.urls.dispatcher, [
+      { afterEvents: 5, how: "reset" },
+      { afterEvents: 3, how: "end" },
+    ]);
+    try {
+      const result = await cli(["run", "counter", "--input", input, "--stream"], { env: { ISOPLANE_URL: proxy.url } });
+      expect(result.code, result.stderr).toBe(0);
+      const id = runIdIn(result.stdout);
+      expect(ns(result.stdout)).toEqual(all);
+      expect(result.stdout.match(/→ run\.started/g)).toHaveLength(1);
+      expect(result.stdout).toMatch(new RegExp(`^✨ Run ${id} succeeded \\(counter v1, [\\d.]+ (ms|sec)\\)$`, "m"));
+      expect(result.stdout).toContain('"counted": 20');
+      expect(result.stderr.trimEnd().split("\n")).toEqual(["connection lost, resuming after event 5…", "connection lost, resuming after event 8…"]);
+      const streams = proxy.requests.filter((r) => r.path === `/v1/runs/${id}/stream`);
+      expect(streams).toEqual([
+        { method: "GET", path: `/v1/runs/${id}/stream`, lastEventId: "5" },
+        { method: "GET", path: `/v1/runs/${id}/stream`, lastEventId: "8" },
+      ]);
+    } finally {
+      await proxy.close();
+    }
+
+    // --json prints each event's id: 1 to 22, each once, in order, across a cut.
+    const again = await cuttingProxy(platform.urls.dispatcher, [{ afterEvents: 7, how: "reset" }]);
+    try {
+      const result = await cli(["run", "counter", "--input", input, "--stream", "--json"], { env: { ISOPLANE_URL: again.url } });
+      expect(result.code, result.stderr).toBe(0);
+      const events = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as { event: string; id: number; data: { n?: number; status?: string } });
+      expect(events.map((e) => e.id)).toEqual(Array.from({ length: 22 }, (_, i) => i + 1));
+      expect(events.slice(1, -1).map((e) => e.data.n)).toEqual(all);
+      expect(events.at(-1)).toMatchObject({ event: "run.completed", data: { status: "succeeded", output: { counted: 20 } } });
+      expect(result.stderr).toContain("connection lost, resuming after event 7…");
+    } finally {
+      await again.close();
+    }
   });
 
   test("run --async prints the run id; --wait polls until it ends and prints the result", async () => {

@@ -34,7 +34,7 @@ async function readSse(res: Response): Promise<{ event: string; data: unknown; i
   const text = await res.text();
   return text
     .split("\n\n")
-    .filter((block) => block.trim())
+    .filter((block) => /^data: /m.test(block))
     .map((block) => {
       const fields = Object.fromEntries(block.split("\n").map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 2)]));
       return { event: fields.event!, data: JSON.parse(fields.data!), id: fields.id };

@@ -1,6 +1,6 @@
 // @ts-check
 import { createParser } from "eventsource-parser";
-import { ApiClient } from "../api.mjs";
+import { ApiClient, ApiError } from "../api.mjs";
 import { loadSettings } from "../config.mjs";
 import { CliError, UsageError } from "../errors.mjs";
 import { readInput, sleep } from "../io.mjs";
@@ -25,7 +25,9 @@ POSITIONALS
 OPTIONS
   --input <json>            The run's input as JSON, @file.json to read a file, @- for stdin
                             [default: null]
-  --stream                  Print the run's events as they happen (model text inline)
+  --stream                  Print the run's events as they happen (model text inline); a lost
+                            connection is resumed after the last event printed. Ctrl-C
+                            cancels the run
   --async                   Queue the run and print its id
   --wait                    With --async: poll until the run ends, then print it
   --timeout <seconds>       With --wait: stop waiting after this long (the run goes on)
@@ -147,9 +149,14 @@ export async function waitForRun(client, id, { signal, timeoutMs, out }) {
   }
 }
 
+/** Waits before each attempt to resume a lost stream: 0.5 s, 1 s, 2 s, 4 s, then 8 s; 8 attempts in all. */
+const RESUME_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 8000, 8000, 8000];
+
 /**
  * Prints a text/event-stream of run events as they arrive: model text inline, other events as
- * one line each, then the finished run.
+ * one line each, then the finished run. A connection lost before the last event (a network error,
+ * or the stream ending early) is resumed from `GET /v1/runs/{id}/stream` with `Last-Event-ID`:
+ * the platform replays what came after the last event printed, so none is lost or shown twice.
  * @param {Response} response
  * @param {{ out: import("../output.mjs").Output, client: ApiClient, json: boolean, signal?: AbortSignal }} options
  */
@@ -157,6 +164,10 @@ async function followStream(response, { out, client, json, signal }) {
   let runId = response.headers.get("x-isoplane-run-id") ?? undefined;
   /** @type {RunView | undefined} */
   let final;
+  /** The id (seq in the run's log) of the last event handled: where a resumed stream starts. */
+  let lastId = 0;
+  /** Events handled on the current connection. */
+  let fresh = 0;
   let midLine = false; // model text was written without its newline yet
   const endText = () => {
     if (midLine) out.write("\n");
@@ -164,6 +175,14 @@ async function followStream(response, { out, client, json, signal }) {
   };
   const parser = createParser({
     onEvent(message) {
+      if (final) return;
+      if (message.id !== undefined && /^\d+$/.test(message.id)) {
+        const seq = Number(message.id);
+        // Already handled (a resumed stream starts after lastId; this only guards against a repeat).
+        if (seq <= lastId) return;
+        lastId = seq;
+      }
+      fresh++;
       const type = message.event ?? "message";
       /** @type {any} */
       let data;
@@ -172,6 +191,7 @@ async function followStream(response, { out, client, json, signal }) {
       } catch {
         data = message.data;
       }
+      if (type === "run.started" && data?.id) runId = data.id;
       if (json) {
         out.log(JSON.stringify({ event: type, id: message.id === undefined ? undefined : Number(message.id), data }));
         if (type === "run.completed" || type === "run.failed") final = data;
@@ -186,7 +206,6 @@ async function followStream(response, { out, client, json, signal }) {
         return;
       }
       endText();
-      if (type === "run.started" && data?.id) runId = data.id;
       if (type === "run.completed" || type === "run.failed") {
         final = data;
         return;
@@ -198,25 +217,125 @@ async function followStream(response, { out, client, json, signal }) {
       out.warn(`Could not read part of the event stream: ${err.message}`);
     },
   });
-  if (!response.body) throw new CliError("The dispatcher answered the stream request with no body");
+
+  /** @type {Response | null} */
+  let current = response;
+  let failures = 0;
+  /** What ended the last connection or attempt (null: the stream just ended). @type {unknown} */
+  let lost = null;
+  try {
+    for (;;) {
+      if (current) {
+        fresh = 0;
+        // A resumed stream starts with whole events: what was left of a cut one is dropped.
+        parser.reset();
+        lost = await readInto(current, parser);
+        if (final) break;
+        if (fresh > 0) failures = 0;
+        if (!runId) {
+          endText();
+          if (lost) throw new CliError(`The event stream broke off: ${errorText(lost)}`);
+          throw new CliError("The event stream ended before the run did");
+        }
+        if (!lost && fresh === 0) {
+          // It ended at once with nothing new: the record says whether the run is over.
+          const record = await client.json("dispatcher", "GET", `/v1/runs/${encodeURIComponent(runId)}`, { signal });
+          if (isTerminal(record.status)) {
+            if (record.status === "succeeded") record.output = await client.json("dispatcher", "GET", `/v1/runs/${encodeURIComponent(runId)}/result`, { signal });
+            final = record;
+            break;
+          }
+        }
+        // Once per lost connection (on stderr, so the model's text on stdout is not cut).
+        out.progress(`connection lost, resuming after event ${lastId}…`);
+      }
+      const delay = RESUME_DELAYS_MS[failures++];
+      if (delay === undefined) {
+        endText();
+        throw new CliError(`Lost the event stream of run ${runId} and could not resume it after ${RESUME_DELAYS_MS.length} attempts`, [
+          errorText(lost),
+          `The run may go on: isoplane logs ${runId} --follow`,
+        ]);
+      }
+      await sleep(delay, signal);
+      const id = /** @type {string} */ (runId);
+      current = await resume(client, id, lastId, signal).catch((err) => {
+        if (signal?.aborted || !retryable(err)) throw err;
+        lost = err;
+        return null;
+      });
+    }
+  } catch (err) {
+    endText();
+    if (signal?.aborted) throw await interrupted(client, runId);
+    throw err;
+  }
+  endText();
+  if (!final) throw new CliError("The event stream ended before the run did");
+  if (json) return final.status === "succeeded" ? 0 : 1;
+  return finish(out, final, false);
+}
+
+/**
+ * Feeds the response's body to the parser until it ends; the error that ended it, if any.
+ * @param {Response} response @param {import("eventsource-parser").EventSourceParser} parser
+ * @returns {Promise<unknown>}
+ */
+async function readInto(response, parser) {
+  if (!response.body) return new Error("the dispatcher answered with no body");
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) break;
+      if (done) return null;
       parser.feed(value);
     }
   } catch (err) {
-    endText();
-    if (signal?.aborted) throw new CliError(`Interrupted: run ${runId ?? "?"} is cancelled with its stream`, [], 130);
-    throw new CliError(`The event stream broke off: ${/** @type {Error} */ (err).message}`, runId ? [`Catch up with: isoplane logs ${runId}`] : []);
+    return err;
+  } finally {
+    reader.releaseLock();
   }
-  endText();
-  if (!final && runId) {
-    // The stream ended without its last event: the record says how the run ended.
-    final = await client.json("dispatcher", "GET", `/v1/runs/${encodeURIComponent(runId)}`);
+}
+
+/**
+ * The run's events after `after`, from its own stream.
+ * @param {ApiClient} client @param {string} runId @param {number} after @param {AbortSignal} [signal]
+ */
+async function resume(client, runId, after, signal) {
+  const path = `/v1/runs/${encodeURIComponent(runId)}/stream`;
+  const response = await client.request("dispatcher", "GET", path, { headers: { accept: "text/event-stream", "last-event-id": String(after) }, signal });
+  if (!response.headers.get("content-type")?.startsWith("text/event-stream")) {
+    await response.body?.cancel();
+    throw new CliError(`GET ${path} did not answer with an event stream`);
   }
-  if (!final) throw new CliError("The event stream ended before the run did");
-  if (json) return final.status === "succeeded" ? 0 : 1;
-  return finish(out, final, false);
+  return response;
+}
+
+/** Worth another attempt: the dispatcher unreachable, busy or failing — not a refusal. @param {unknown} err */
+function retryable(err) {
+  if (err instanceof ApiError) return err.status >= 500 || err.status === 429 || err.status === 408;
+  return err instanceof CliError && /^Could not reach/.test(err.message);
+}
+
+/** @param {unknown} err */
+function errorText(err) {
+  if (!err) return "the stream ended early";
+  const cause = /** @type {{ cause?: { message?: string, code?: string } }} */ (err).cause;
+  const message = err instanceof Error ? err.message : String(err);
+  return cause?.message || cause?.code ? `${message} (${cause.message || cause.code})` : message;
+}
+
+/**
+ * Ctrl-C: the run no longer ends with its connection, so it is cancelled here.
+ * @param {ApiClient} client @param {string | undefined} runId
+ */
+async function interrupted(client, runId) {
+  if (!runId) return new CliError("Interrupted", [], 130);
+  try {
+    await client.json("dispatcher", "POST", `/v1/runs/${encodeURIComponent(runId)}/cancel`, { signal: AbortSignal.timeout(5000) });
+    return new CliError(`Interrupted: run ${runId} is cancelled`, [], 130);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 409) return new CliError(`Interrupted: run ${runId} had already ended`, [`Its events: isoplane logs ${runId}`], 130);
+    return new CliError(`Interrupted; could not cancel run ${runId}: ${errorText(err)}`, [`It may go on: isoplane logs ${runId} --follow`], 130);
+  }
 }

@@ -73,7 +73,7 @@ describe("the research example: context, two zod tools, a streamed tool loop, pr
     expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
     const frames = (await res.text())
       .split("\n\n")
-      .filter(Boolean)
+      .filter((block) => /^data: /m.test(block))
       .map((block) => ({
         event: /^event: (.*)$/m.exec(block)?.[1],
         data: JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? "null") as Record<string, unknown>,

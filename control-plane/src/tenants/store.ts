@@ -4,11 +4,8 @@ import { db } from "../../../core/db/client";
 import { tenants, type Tenant } from "../../../core/db/schema";
 import { ProblemError } from "../../../core/http/problem";
 import { idParam } from "../../../core/names";
-import { parseQuotas } from "../../../core/quotas";
+import { DEFAULT_RETENTION_DAYS, parseQuotas } from "../../../core/quotas";
 import type { TenantView } from "../schemas";
-
-/** Finished runs' records and logs are kept this many days unless the operator says otherwise. */
-export const DEFAULT_RETENTION_DAYS = 30;
 
 export function tenantView(t: Tenant): z.infer<typeof TenantView> {
   return {

@@ -6,7 +6,7 @@ import { runView } from "../../../core/runs/record";
 import { resultKey } from "../../../core/storage/keys";
 import { runPriceMicros } from "../quota/spend";
 import type { AgentTarget } from "../runtime/types";
-import { SSE_KEEPALIVE, sseFrame } from "./sse";
+import { SSE_KEEPALIVE, SSE_RETRY, sseFrame } from "./sse";
 import { addUsage, endState, isOpen, toRow, zeroUsage, type RunPolicy, type RunState, type UsageDelta } from "./state";
 import { tenantStub } from "./stubs";
 
@@ -424,6 +424,7 @@ export class RunObject extends DurableObject<DispatcherEnv> {
     return new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
+          controller.enqueue(SSE_RETRY);
           for (const e of replay) {
             if (terminalOf(e)) {
               controller.enqueue(sseFrame(e.type, { ...(e.data as object), output }, e.seq));

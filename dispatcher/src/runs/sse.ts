@@ -9,3 +9,6 @@ export function sseFrame(event: string, data: unknown, id?: number): Uint8Array 
 export const SSE_KEEPALIVE = encoder.encode(": keep-alive\n\n");
 
 export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store" } as const;
+
+/** Tells EventSource clients to reconnect after a second (their default is three). */
+export const SSE_RETRY = encoder.encode("retry: 1000\n\n");

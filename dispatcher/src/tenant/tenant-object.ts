@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { monthToDateMicros } from "../../../core/billing/spend";
 import type { DispatcherEnv } from "../../../core/env";
 import type { ProblemSlug } from "../../../core/http/problem";
-import { parseQuotas, type QuotaName } from "../../../core/quotas";
+import { DEFAULT_RETENTION_DAYS, parseQuotas, type QuotaName } from "../../../core/quotas";
 import { admit, emptyState, monthOf, nextMonthStart, release, REFUSAL_SLUG, type Limits, type QuotaState } from "../quota/rules";
 import { LEASE_MARGIN_MS } from "../runs/lease";
 import type { RunPolicy } from "../runs/state";
@@ -13,7 +13,6 @@ import type { AgentTarget } from "../runtime/types";
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 /** Async runs of one tenant in flight at once when it sets no `concurrentRuns` (times its weight). */
 export const DEFAULT_LANE_WIDTH = 4;
-export const DEFAULT_RETENTION_DAYS = 30;
 
 export interface TenantConfig {
   status: "active" | "suspended" | "deleted";
