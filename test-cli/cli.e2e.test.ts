@@ -124,10 +124,12 @@ function cuttingProxy(target: string, cuts: { afterEvents: number; how: "reset" 
       up.on("data", (chunk: Buffer) => {
         if (done) return;
         seen = Buffer.concat([seen, chunk]);
-        // Where the afterEvents-th event ends ("\n\n"), if it came yet.
+        // Where the afterEvents-th event ends ("\n\n"), if it came yet; blocks without data (the
+        // server's `retry:` advice, keep-alive comments) are not events.
         let end = 0;
-        for (let i = 0; i < cut.afterEvents && end >= 0; i++) {
+        for (let i = 0; i < cut.afterEvents && end >= 0; ) {
           const at = seen.indexOf("\n\n", end);
+          if (at >= 0 && /^data: /m.test(seen.subarray(end, at).toString())) i++;
           end = at < 0 ? -1 : at + 2;
         }
         const cutAt = end + 12;
