@@ -2,26 +2,28 @@ import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject,
 import { describe, expect, it } from "vitest";
 import dispatcher from "../dispatcher/src/index";
 import { archiveKey, RunObject } from "../dispatcher/src/runs/run-object";
+import { runObjectName } from "../dispatcher/src/runs/shards";
+import { runStub } from "../dispatcher/src/runs/stubs";
 import type { RunState } from "../dispatcher/src/runs/state";
 import { newId } from "../core/ids";
 import { VERSIONED } from "./agents";
 import { ADMIN, bearer, cp, dp, expectProblem, getRun, json, ledgered, newTenant, patch, run, runEvents, upload, waitFor } from "./helpers";
 
-const runObject = (runId: string) => env.RUN_RECORDS.get(env.RUN_RECORDS.idFromName(runId));
 const POLICY = { egressAllow: [], subrequestsPerRun: null, llmCallsPerRun: null, spendCapped: false, retentionDays: 30 };
+/** The object that holds a run (for runInDurableObject and its alarm). */
+const objectOf = (tenantId: string, runId: string) => env.RUN_RECORDS.get(env.RUN_RECORDS.idFromName(runObjectName(tenantId, runId)));
 
-/** Rewrites a run's stored state inside its object (to move its clock), then runs its alarm. */
-async function shift(runId: string, change: (s: RunState) => void): Promise<void> {
-  await runInDurableObject(runObject(runId), async (_: RunObject, state) => {
-    const s = (await state.storage.get<RunState>("run"))!;
+/** Rewrites a run's stored state inside its object (to move its clock), then runs its next step now. */
+async function shift(tenantId: string, runId: string, change: (s: RunState) => void = () => {}): Promise<void> {
+  await runInDurableObject(objectOf(tenantId, runId), async (instance: RunObject, state) => {
+    const s = (await state.storage.get<RunState>(`run:${runId}`))!;
     change(s);
-    await state.storage.put("run", s);
+    await state.storage.put(`run:${runId}`, s);
+    // The object keeps open runs in memory too, and its next step per run in a table.
+    (instance as unknown as { runs: Map<string, RunState> }).runs.delete(runId);
+    state.storage.sql.exec("UPDATE due SET at = 0 WHERE run_id = ?", runId);
   });
-  // The object keeps its state in memory too: a fresh instance reads what was stored.
-  await runInDurableObject(runObject(runId), async (instance: RunObject) => {
-    (instance as unknown as { s: RunState | null }).s = (await (instance as unknown as { ctx: DurableObjectState }).ctx.storage.get<RunState>("run")) ?? null;
-  });
-  await runDurableObjectAlarm(runObject(runId));
+  await runDurableObjectAlarm(objectOf(tenantId, runId));
 }
 
 /** D1 statements the dispatcher's own request handling makes (objects and queues aside). */
@@ -107,7 +109,7 @@ describe("every run ends, also when its executor is lost", () => {
     const runId = res.headers.get("x-isoplane-run-id")!;
     await res.body!.cancel();
     // The executor is gone (as if the process died): its deadline passed long ago.
-    await shift(runId, (s) => void (s.startedAt = Date.now() - 60 * 60 * 1000));
+    await shift(t.id, runId, (s) => void (s.startedAt = Date.now() - 60 * 60 * 1000));
     const lost = await getRun(t, runId);
     expect(lost).toMatchObject({ status: "failed", error: "The platform lost this run (its executor stopped before it ended)." });
     await ledgered([runId]);
@@ -122,19 +124,19 @@ describe("every run ends, also when its executor is lost", () => {
     const target = { tenantId: t.id, agent: "agent", version, sha256, bundleKey: `scripts/${t.id}/agent/${sha256}.json`, scriptName: null, secretsRev: 0 };
     const queued = async () => {
       const id = newId("run");
-      await runObject(id).create({ id, tenantId: t.id, target, endUser: null, status: "queued", timeoutMs: 3000, policy: POLICY, webhook: null });
+      await runStub(env, t.id, id).create({ id, tenantId: t.id, target, endUser: null, status: "queued", timeoutMs: 3000, policy: POLICY, webhook: null });
       return id;
     };
     // Its lane never heard of it (the message and the lane entry are lost): its own check offers it again.
     const lost = await queued();
-    await runDurableObjectAlarm(runObject(lost));
+    await shift(t.id, lost);
     const ran = await waitFor(async () => {
       const r = await getRun(t, lost);
       return r.status === "succeeded" ? r : null;
     });
     expect(ran.output ?? (await (await dp(`/v1/runs/${lost}/result`, { headers: bearer(t.key) })).json())).toEqual({ version: 3 });
     const stale = await queued();
-    await shift(stale, (s) => void (s.createdAt = Date.now() - 2 * 60 * 60 * 1000));
+    await shift(t.id, stale, (s) => void (s.createdAt = Date.now() - 2 * 60 * 60 * 1000));
     expect(await getRun(t, stale)).toMatchObject({ status: "failed", error: "The run waited in the queue too long and was never started." });
     await ledgered([lost, stale]);
   });
@@ -151,9 +153,9 @@ describe("retention", () => {
     const done = await run(t, "agent");
     await ledgered([done.id]);
     await waitFor(() => env.BUCKET.head(archiveKey(t.id, done.id)));
-    await shift(done.id, (s) => void (s.finishedAt = Date.now() - 3 * 86_400_000));
+    await shift(t.id, done.id, (s) => void (s.finishedAt = Date.now() - 3 * 86_400_000));
     expect(await env.BUCKET.head(archiveKey(t.id, done.id))).toBeNull();
-    expect(await runObject(done.id).state()).toBeNull();
+    expect(await runStub(env, t.id, done.id).state()).toBeNull();
     // The compact record stays in the run index; the log is gone.
     expect((await getRun(t, done.id)).status).toBe("succeeded");
     await expectProblem(await dp(`/v1/runs/${done.id}/events`, { headers: bearer(t.key) }), 404, "not-found");

@@ -4,10 +4,10 @@ import type { RunMessage } from "../core/env";
 import dispatcher from "../dispatcher/src/index";
 import { backoff } from "../dispatcher/src/runs/queue";
 import { newId } from "../core/ids";
+import { runStub } from "../dispatcher/src/runs/stubs";
 import { VERSIONED } from "./agents";
 import { bearer, cp, dp, getRun, json, ledgered, newTenant, patch, upload, waitFor } from "./helpers";
 
-const runObject = (runId: string) => env.RUN_RECORDS.get(env.RUN_RECORDS.idFromName(runId));
 
 describe("the async runs consumer", () => {
   it("retries a run with backoff when the platform fails, and leaves it queued", async () => {
@@ -15,7 +15,8 @@ describe("the async runs consumer", () => {
     await upload(t, "agent", VERSIONED(1));
     // A queued run the lane has not offered yet (made directly in its object).
     const runId = newId("run");
-    await runObject(runId).create({
+    const run = runStub(env, t.id, runId);
+    await run.create({
       id: runId,
       tenantId: t.id,
       target: { tenantId: t.id, agent: "agent", version: 1, sha256: "x", bundleKey: "scripts/x", scriptName: null, secretsRev: 0 },
@@ -37,8 +38,8 @@ describe("the async runs consumer", () => {
     const result = await getQueueResult(batch, ctx);
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m1"]);
     expect(result.explicitAcks).toEqual([]);
-    expect((await runObject(runId).state())!.status).toBe("queued");
-    await runObject(runId).cancel(null);
+    expect((await run.state())!.status).toBe("queued");
+    await run.cancel(null);
   });
 
   it("acknowledges a message whose run was cancelled or already handled, without running it", async () => {

@@ -1,6 +1,7 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { runStub } from "../dispatcher/src/runs/stubs";
 import tailWorker, { consumeMeasurements, meterMessage, type MeterMessage, type TailEnv } from "../dispatcher/src/tail";
 import { WORKERS } from "../scripts/deploy/workers.ts";
 import { VERSIONED } from "./agents";
@@ -80,12 +81,15 @@ async function meter(events: TraceItem[], runRecords: TailEnv["RUN_RECORDS"] = e
 }
 
 let seq = 0;
-const runObject = (runId: string) => env.RUN_RECORDS.get(env.RUN_RECORDS.idFromName(runId));
+/** Seeded runs' tenants, by run id (a run's object is one of its tenant's). */
+const tenantOf = new Map<string, string>();
+const runObject = (runId: string) => runStub(env, tenantOf.get(runId) ?? "", runId);
 
 /** A run (in its own object) on an agent version published as `script`, ended with the status and error given. */
 async function seedRun(status: string, error: string | null = null): Promise<RunRef> {
   const n = `${Date.now().toString(36)}${(++seq).toString(36)}`;
   const ref = { id: `run_seed${n}`, tenantId: `ten_seed${n}`, agent: "seeded", version: 1, script: `ip-seed${n}` };
+  tenantOf.set(ref.id, ref.tenantId);
   const stub = runObject(ref.id);
   await stub.create({
     id: ref.id,
@@ -126,6 +130,7 @@ async function productionRun(): Promise<{ t: TestTenant; ref: RunRef }> {
   // What the dispatcher knows when the run ends: CPU time is not measured (yet).
   expect(body.usage.cpuMs).toBeNull();
   const script = await env.DB.prepare("SELECT script_name FROM agent_versions WHERE tenant_id = ?").bind(t.id).first<string>("script_name");
+  tenantOf.set(body.id, t.id);
   return { t, ref: { id: body.id, tenantId: t.id, agent: "metered", version: 1, script: script! } };
 }
 

@@ -1,4 +1,5 @@
 import { RUN_HEADER } from "../../core/scripts/harness";
+import { runStub } from "./runs/stubs";
 
 /**
  * The tail consumer (production; `dispatcher/tail/wrangler.toml`): CPU metering for runs.
@@ -103,7 +104,7 @@ export type MeterResult = "recorded" | "duplicate" | "unknown";
 export async function recordMeasurement(env: Pick<TailEnv, "RUN_RECORDS">, m: MeterMessage): Promise<MeterResult> {
   if (!ID.test(m.runId)) return "unknown";
   const reason = LIMIT_ERRORS[m.outcome]?.(m.cpuMs);
-  return env.RUN_RECORDS.get(env.RUN_RECORDS.idFromName(m.runId)).meter(m.tenantId, m.script, {
+  return runStub(env, m.tenantId, m.runId).meter(m.tenantId, m.script, {
     cpuMs: m.cpuMs,
     wallMs: m.wallMs,
     outcome: m.outcome,

@@ -15,7 +15,7 @@ export async function egress(env: Pick<DispatcherEnv, "RUN_RECORDS">, tenantId: 
   const url = redact(request.url);
   const deny = (reason: string) => problemResponse("egress-denied", `${request.method} ${url}: ${reason}.`, { extra: { reason } });
   if (!runId || !/^run_[0-9a-z]{20}$/.test(runId)) return deny("the request does not belong to a run");
-  const verdict = await runStub(env, runId).egress(tenantId, request.method, request.url, url);
+  const verdict = await runStub(env, tenantId, runId).egress(tenantId, request.method, request.url, url);
   if (!verdict.ok) return deny(verdict.reason);
   const outbound = new Request(request);
   outbound.headers.delete(EGRESS_RUN_HEADER);

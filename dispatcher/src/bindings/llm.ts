@@ -63,7 +63,7 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
     const estimate = () => ({ content, model, toolCalls: [], usage: { inputTokens, outputTokens: countTokens(content) } });
     const cutOff = async () => {
       await chargeOnce(estimate());
-      await runStub(this.env, runId).platform(this.ctx.props.tenantId, "spend-cap.reached", { model, outputTokens: countTokens(content) });
+      await runStub(this.env, this.ctx.props.tenantId, runId).platform(this.ctx.props.tenantId, "spend-cap.reached", { model, outputTokens: countTokens(content) });
     };
     const line = (value: StreamLine) => encoder.encode(`${JSON.stringify(value)}\n`);
     return new ReadableStream<Uint8Array>({
@@ -124,7 +124,7 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
   private async admit(runId: string): Promise<{ remaining: number; book: PriceBook } | null> {
     const tenantId = this.ctx.props.tenantId;
     if (typeof runId !== "string" || !/^run_[0-9a-z]{20}$/.test(runId)) throw new Error("LLM: platform bindings only work during a run of this tenant (this run is not running)");
-    const begun = await runStub(this.env, runId).llmBegin(tenantId);
+    const begun = await runStub(this.env, this.ctx.props.tenantId, runId).llmBegin(tenantId);
     if (!begun.ok) throw new Error(`LLM: ${begun.reason}`);
     if (!begun.spendCapped) return null;
     const remaining = await tenantStub(this.env, tenantId).remainingMicros(tenantId);
@@ -134,7 +134,7 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
 
   /** Tokens are charged to the run while it is open; after it ended (cancelled, timed out) they are refused. */
   private async charge(runId: string, result: ChatResult): Promise<void> {
-    await runStub(this.env, runId).charge(this.ctx.props.tenantId, {
+    await runStub(this.env, this.ctx.props.tenantId, runId).charge(this.ctx.props.tenantId, {
       model: result.model,
       inputTokens: result.usage.inputTokens,
       outputTokens: result.usage.outputTokens,

@@ -27,7 +27,7 @@ export class TenantStorage extends WorkerEntrypoint<DispatcherEnv, TenantProps> 
     const object = await this.env.BUCKET.get(r2Key);
     if (!object) return null;
     const text = await object.text();
-    await runStub(this.env, runId).charge(this.ctx.props.tenantId, { bytesRead: object.size });
+    await runStub(this.env, this.ctx.props.tenantId, runId).charge(this.ctx.props.tenantId, { bytesRead: object.size });
     return text;
   }
 
@@ -55,7 +55,7 @@ export class TenantStorage extends WorkerEntrypoint<DispatcherEnv, TenantProps> 
 
   private async charge(runId: string, delta: UsageDelta): Promise<void> {
     if (typeof runId !== "string" || !/^run_[0-9a-z]{20}$/.test(runId)) throw new Error(NOT_RUNNING);
-    if (!(await runStub(this.env, runId).charge(this.ctx.props.tenantId, delta))) throw new Error(NOT_RUNNING);
+    if (!(await runStub(this.env, this.ctx.props.tenantId, runId).charge(this.ctx.props.tenantId, delta))) throw new Error(NOT_RUNNING);
   }
 
   private key(key: string): string {

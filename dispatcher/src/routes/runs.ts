@@ -76,7 +76,7 @@ agentRuns.post("/:agent/runs", async (c) => {
   if (body.mode === "async") return c.json({ id: runId, status: "queued" } satisfies z.infer<typeof RunQueued>, 202);
   const work = executeRun(c.env, c.var.runtime, started.target, runId, body.input, limitsFor(started.quotas), timeoutMs);
   if (body.mode === "stream") {
-    const stub = runStub(c.env, runId);
+    const stub = runStub(c.env, c.var.tenant.tenantId, runId);
     const followed = await stub.follow(callerOf(principal), 0);
     c.executionCtx.waitUntil(work.catch((err) => console.error(JSON.stringify({ level: "error", event: "run-failed", runId, error: String(err) }))));
     const stream = body.cancelOnDisconnect ? cancelOnDisconnect(followed!, () => stub.cancel(callerOf(principal))) : followed;
@@ -104,7 +104,7 @@ function cancelOnDisconnect(source: ReadableStream<Uint8Array>, cancel: () => Pr
 
 /** What a repeated request with the same Idempotency-Key gets: the first run, as the first request got it. */
 async function replay(c: Ctx, principal: TenantPrincipal, runId: string, mode: string): Promise<Response> {
-  const view = await runStub(c.env, runId).view(callerOf(principal));
+  const view = await runStub(c.env, c.var.tenant.tenantId, runId).view(callerOf(principal));
   if (!view) throw new ProblemError("not-found", "No run with that id.");
   c.header("idempotent-replayed", "true");
   c.header(RUN_ID_HEADER, runId);
@@ -129,7 +129,7 @@ const visible = (principal: TenantPrincipal) =>
  */
 async function findRun(c: Ctx, id: string | undefined): Promise<z.infer<typeof RunRecord>> {
   const runId = idParam(id, "run", "run");
-  const live = await runStub(c.env, runId).view(callerOf(c.var.tenant));
+  const live = await runStub(c.env, c.var.tenant.tenantId, runId).view(callerOf(c.var.tenant));
   if (live) return live;
   const indexed = await db(c.env.DB).select().from(runs).where(and(eq(runs.id, runId), visible(c.var.tenant))).get();
   if (!indexed) throw new ProblemError("not-found", "No run with that id.");
@@ -175,7 +175,7 @@ const EventsQuery = z.object({
 runRecords.get("/:runId/events", async (c) => {
   const runId = idParam(c.req.param("runId"), "run", "run");
   const { after = 0, limit = 500 } = queryParams(c.req.query(), EventsQuery);
-  const log = await runStub(c.env, runId).events(callerOf(c.var.tenant), after, limit);
+  const log = await runStub(c.env, c.var.tenant.tenantId, runId).events(callerOf(c.var.tenant), after, limit);
   if (!log) throw new ProblemError("not-found", "No run with that id.");
   const body: z.infer<typeof RunEvents> = {
     events: log.events.map((e) => ({ seq: e.seq, at: new Date(e.at).toISOString(), type: e.type, data: JSON.parse(e.data) as unknown })),
@@ -197,7 +197,7 @@ runRecords.get("/:runId/stream", async (c) => {
   const header = c.req.header("last-event-id");
   if (header !== undefined && !/^\d{1,15}$/.test(header.trim())) throw new ProblemError("invalid-request", "Last-Event-ID: the id of an event of this run.");
   const after = header !== undefined ? Number(header.trim()) : (fromQuery ?? 0);
-  const stream = await runStub(c.env, runId).follow(callerOf(c.var.tenant), after);
+  const stream = await runStub(c.env, c.var.tenant.tenantId, runId).follow(callerOf(c.var.tenant), after);
   if (!stream) throw new ProblemError("not-found", "No run with that id.");
   return new Response(stream, { headers: { ...SSE_HEADERS, [RUN_ID_HEADER]: runId } });
 });
@@ -205,7 +205,7 @@ runRecords.get("/:runId/stream", async (c) => {
 /** Cancels a queued or running run: its object ends it and tells its executor at once. */
 runRecords.post("/:runId/cancel", async (c) => {
   const runId = idParam(c.req.param("runId"), "run", "run");
-  const result = await runStub(c.env, runId).cancel(callerOf(c.var.tenant));
+  const result = await runStub(c.env, c.var.tenant.tenantId, runId).cancel(callerOf(c.var.tenant));
   if (!result) throw new ProblemError("not-found", "No run with that id.");
   if (result === "ended") throw new ProblemError("conflict", "The run has already ended.");
   return c.json(result);

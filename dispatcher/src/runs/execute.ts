@@ -70,7 +70,7 @@ export async function executeRun(
   limits: RunLimits,
   timeoutMs: number,
 ): Promise<{ view: RunView; output: unknown }> {
-  const stub = runStub(env, runId);
+  const stub = runStub(env, target.tenantId, runId);
   const startedAt = Date.now();
   try {
     const sink = new EventSink(stub, target.tenantId);

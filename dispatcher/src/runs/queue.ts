@@ -38,7 +38,7 @@ export async function consumeRuns(batch: MessageBatch<RunMessage>, env: Dispatch
 }
 
 async function consumeRun(env: DispatcherEnv, runtime: TenantRuntime, { runId, tenantId }: Extract<RunMessage, { kind: "run" }>): Promise<void> {
-  const run = runStub(env, runId);
+  const run = runStub(env, tenantId, runId);
   const state = await run.state();
   // Cancelled while it waited, or a duplicate message for a run already started.
   if (!state || state.tenantId !== tenantId || state.status !== "queued") return;
@@ -55,7 +55,7 @@ async function consumeRun(env: DispatcherEnv, runtime: TenantRuntime, { runId, t
 
 /** One delivery attempt; false asks for a retry. */
 async function consumeWebhook(env: DispatcherEnv, { runId, tenantId, url }: Extract<RunMessage, { kind: "webhook" }>, attempts: number): Promise<boolean> {
-  const run = runStub(env, runId);
+  const run = runStub(env, tenantId, runId);
   const state = await run.state();
   if (!state || state.tenantId !== tenantId) return true;
   const payload: Record<string, unknown> & { id: string; status: string } = { ...runView(toRow(state)) };

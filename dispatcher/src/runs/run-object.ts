@@ -74,35 +74,47 @@ interface Follower {
 }
 
 /**
- * One run: its record, state machine, event log, usage counters, cancellation, deadline and
- * retention, in its own SQLite. Each run has its own object, so a hot tenant's runs spread over
- * as many objects as it has runs. Callers ask it to do things (create, start, charge, append,
- * cancel, close); it is the only writer of its state, and it hands the finished run to the run
- * index and ledger (the LEDGER queue) and to its tenant's object.
+ * Runs: each one's record, state machine, event log, usage counters, cancellation, deadline and
+ * retention, in SQLite. One object holds the runs of one tenant whose ids fall in its shard
+ * (`RUN_SHARDS` per tenant, runs/shards.ts), so a hot tenant's runs spread over several objects, each object is
+ * reused (no new object per run) and a run's calls never queue behind another tenant's. Callers
+ * ask it to do things to one run (create, start, charge, append, cancel, close) through
+ * `runStub()`; it is the only writer of its runs' state, and it hands each finished run to the
+ * run index and ledger (the LEDGER queue) and to its tenant's object.
  */
 export class RunObject extends DurableObject<DispatcherEnv> {
-  private s: RunState | null = null;
-  private followers = new Set<Follower>();
-  private endWaiters: ((why: "cancelled" | "ended") => void)[] = [];
-  /** The output of a run that just ended here, for its live streams' last frame. */
-  private output: { present: boolean; value: unknown } = { present: false, value: null };
+  /** Open runs (and ones read recently), by id; ended runs are read from storage when asked. */
+  private runs = new Map<string, RunState>();
+  private followers = new Map<string, Set<Follower>>();
+  private endWaiters = new Map<string, ((why: "cancelled" | "ended") => void)[]>();
   private keepalive: ReturnType<typeof setInterval> | null = null;
 
   constructor(ctx: DurableObjectState, env: DispatcherEnv) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
-      ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL)");
-      this.s = (await ctx.storage.get<RunState>("run")) ?? null;
+      const sql = ctx.storage.sql;
+      sql.exec("CREATE TABLE IF NOT EXISTS events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (run_id, seq))");
+      sql.exec("CREATE TABLE IF NOT EXISTS due (run_id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
+      sql.exec("CREATE INDEX IF NOT EXISTS due_at ON due (at)");
     });
+  }
+
+  private async load(runId: string): Promise<RunState | null> {
+    const cached = this.runs.get(runId);
+    if (cached) return cached;
+    const stored = (await this.ctx.storage.get<RunState>(`run:${runId}`)) ?? null;
+    if (stored && isOpen(stored.status)) this.runs.set(runId, stored);
+    return stored;
   }
 
   // ---- lifecycle ----
 
   /** Records a new run (idempotent for the same id) with its first event. */
-  async create(init: CreateRun): Promise<RunViewShape> {
-    if (this.s) return runView(toRow(this.s));
+  async create(runId: string, init: CreateRun): Promise<RunViewShape> {
+    const existing = await this.load(runId);
+    if (existing) return runView(toRow(existing));
     const now = Date.now();
-    this.s = {
+    const s: RunState = {
       id: init.id,
       tenantId: init.tenantId,
       target: init.target,
@@ -131,77 +143,85 @@ export class RunObject extends DurableObject<DispatcherEnv> {
       lateUntil: null,
       settled: { ledger: false, tenant: false, webhook: init.webhook === null },
     };
-    this.store(init.status === "queued" ? "run.queued" : "run.started", { id: init.id, agent: init.target.agent, version: init.target.version }, now, true);
-    await this.save();
-    if (init.status === "queued") await this.sendIndex();
-    return runView(toRow(this.s));
+    this.runs.set(runId, s);
+    this.store(s, init.status === "queued" ? "run.queued" : "run.started", { id: init.id, agent: init.target.agent, version: init.target.version }, now, true);
+    await this.save(s);
+    if (init.status === "queued") await this.sendIndex(s);
+    return runView(toRow(s));
   }
 
   /** queued → running, for the queue consumer; null when the run is no longer queued. */
-  async start(): Promise<RunState | null> {
-    const s = this.s;
+  async start(runId: string): Promise<RunState | null> {
+    const s = await this.load(runId);
     if (!s || s.status !== "queued") return null;
     const now = Date.now();
     s.status = "running";
     s.startedAt = now;
-    this.store("run.started", { id: s.id, agent: s.target.agent, version: s.target.version }, now, true);
-    await this.save();
+    this.store(s, "run.started", { id: s.id, agent: s.target.agent, version: s.target.version }, now, true);
+    await this.save(s);
     return s;
   }
 
   /** Resolves when the run is cancelled or ends; the executor stops at once on "cancelled". */
-  waitForEnd(): Promise<"cancelled" | "ended"> {
-    if (!this.s || !isOpen(this.s.status)) return Promise.resolve(this.s?.status === "cancelled" ? "cancelled" : "ended");
-    return new Promise((resolve) => this.endWaiters.push(resolve));
+  async waitForEnd(runId: string): Promise<"cancelled" | "ended"> {
+    const s = await this.load(runId);
+    if (!s || !isOpen(s.status)) return s?.status === "cancelled" ? "cancelled" : "ended";
+    return new Promise((resolve) => {
+      const waiters = this.endWaiters.get(runId) ?? [];
+      waiters.push(resolve);
+      this.endWaiters.set(runId, waiters);
+    });
   }
 
   /** The executor's end of the run. A run already ended (cancelled, lost) keeps its outcome. */
-  async close(outcome: Outcome): Promise<{ view: RunViewShape; output: unknown } | null> {
-    const s = this.s;
+  async close(runId: string, outcome: Outcome): Promise<{ view: RunViewShape; output: unknown } | null> {
+    const s = await this.load(runId);
     if (!s) return null;
-    if (outcome.output !== undefined) this.output = { present: true, value: outcome.output };
-    await this.end(outcome.status, outcome.error ?? null, { outputBytes: outcome.outputBytes ?? null, ...(outcome.wallMs !== undefined ? { wallMs: outcome.wallMs } : {}) });
-    return { view: runView(toRow(s)), output: s.status === "succeeded" && this.output.present ? this.output.value : null };
+    const output = outcome.output !== undefined ? { value: outcome.output } : undefined;
+    await this.end(s, outcome.status, outcome.error ?? null, { outputBytes: outcome.outputBytes ?? null, ...(outcome.wallMs !== undefined ? { wallMs: outcome.wallMs } : {}) }, output);
+    return { view: runView(toRow(s)), output: s.status === "succeeded" && output ? output.value : null };
   }
 
   /** Cancels a queued or running run of this caller: "ended" if it already has. */
-  async cancel(caller: Caller | null): Promise<RunViewShape | "ended" | null> {
-    const s = this.visible(caller);
+  async cancel(runId: string, caller: Caller | null): Promise<RunViewShape | "ended" | null> {
+    const s = this.visible(await this.load(runId), caller);
     if (!s) return null;
     if (!isOpen(s.status)) return "ended";
-    await this.end("cancelled", "The run was cancelled.");
+    await this.end(s, "cancelled", "The run was cancelled.");
     return runView(toRow(s));
   }
 
   /** Ends a run the platform gave up on (refused when its lane started it, agent deleted…). */
-  async fail(error: string): Promise<void> {
-    await this.end("failed", error);
+  async fail(runId: string, error: string): Promise<void> {
+    const s = await this.load(runId);
+    if (s) await this.end(s, "failed", error);
   }
 
-  private async end(status: RunStatus, error: string | null, extra: { outputBytes?: number | null; wallMs?: number } = {}): Promise<void> {
-    const s = this.s;
-    if (!s) return;
+  private async end(s: RunState, status: RunStatus, error: string | null, extra: { outputBytes?: number | null; wallMs?: number } = {}, output?: { value: unknown }): Promise<void> {
     const now = Date.now();
     if (!endState(s, status, error, now, extra)) return;
     // Stopped from outside: calls still under way may charge what they used for a moment longer.
     if (status === "cancelled" || status === "timed_out" || extra.wallMs === undefined) s.lateUntil = now + LATE_CHARGE_MS;
     const view = runView(toRow(s));
-    if (status === "cancelled") this.store("run.cancelled", { id: s.id, reason: error }, now, true);
-    const seq = this.store(status === "succeeded" ? "run.completed" : "run.failed", view, now, true);
-    await this.save();
-    for (const resolve of this.endWaiters.splice(0)) resolve(status === "cancelled" ? "cancelled" : "ended");
-    const last = this.terminalFrame(seq, view);
-    for (const f of [...this.followers]) this.push(f, last, true);
+    if (status === "cancelled") this.store(s, "run.cancelled", { id: s.id, reason: error }, now, true);
+    const seq = this.store(s, status === "succeeded" ? "run.completed" : "run.failed", view, now, true);
+    await this.save(s);
+    for (const resolve of this.endWaiters.get(s.id)?.splice(0) ?? []) resolve(status === "cancelled" ? "cancelled" : "ended");
+    this.endWaiters.delete(s.id);
+    const followers = this.followers.get(s.id);
+    if (followers?.size) {
+      const last = sseFrame(status === "succeeded" ? "run.completed" : "run.failed", { ...view, output: status === "succeeded" ? (output ? output.value : await this.storedOutput(s)) : null }, seq ?? undefined);
+      for (const f of [...followers]) this.push(s.id, f, last, true);
+    }
     // The tenant's slot and spend are settled before the caller has its answer (the next run must
     // see them); the ledger row and webhook after it. The alarm retries whatever failed.
-    await this.settle(true);
-    this.ctx.waitUntil(this.settle());
+    await this.settle(s, true);
+    this.ctx.waitUntil(this.settle(s).then(() => void this.runs.delete(s.id)));
   }
 
   /** Hands the ended run to the run index and ledger, its tenant and its webhook. */
-  private async settle(tenantOnly = false): Promise<void> {
-    const s = this.s;
-    if (!s || isOpen(s.status)) return;
+  private async settle(s: RunState, tenantOnly = false): Promise<void> {
+    if (isOpen(s.status)) return;
     const row = toRow(s);
     const tasks: Promise<void>[] = [];
     if (!tenantOnly && !s.settled.ledger && (s.lateUntil === null || Date.now() >= s.lateUntil)) tasks.push(this.env.LEDGER.send({ kind: "run", run: row, final: true }).then(() => void (s.settled.ledger = true)));
@@ -214,7 +234,7 @@ export class RunObject extends DurableObject<DispatcherEnv> {
     }
     const results = await Promise.allSettled(tasks);
     for (const r of results) if (r.status === "rejected") console.error(JSON.stringify({ level: "error", event: "run-settle-failed", runId: s.id, error: String(r.reason) }));
-    await this.save();
+    await this.save(s);
   }
 
   // ---- usage ----
@@ -225,13 +245,13 @@ export class RunObject extends DurableObject<DispatcherEnv> {
    * stream's tokens) lands in the run's usage within a few seconds of its end, before the ledger
    * row is written; later than that it is refused.
    */
-  async charge(tenantId: string, delta: UsageDelta, late = false): Promise<boolean> {
-    const s = this.s;
+  async charge(runId: string, tenantId: string, delta: UsageDelta, late = false): Promise<boolean> {
+    const s = await this.load(runId);
     if (!s || s.tenantId !== tenantId) return false;
     const lateOk = late && !isOpen(s.status) && s.lateUntil !== null && Date.now() < s.lateUntil && !s.settled.ledger;
     if (s.status !== "running" && !lateOk) return false;
     addUsage(s, delta);
-    await this.save();
+    await this.save(s);
     return true;
   }
 
@@ -239,13 +259,13 @@ export class RunObject extends DurableObject<DispatcherEnv> {
    * A model call about to start: refused unless running and under `llmCallsPerRun`; counted now.
    * Returns what the run has spent so far (for the spend cap's remaining budget).
    */
-  async llmBegin(tenantId: string): Promise<{ ok: true; spentMicros: number; spendCapped: boolean } | { ok: false; reason: string }> {
-    const s = this.s;
+  async llmBegin(runId: string, tenantId: string): Promise<{ ok: true; spentMicros: number; spendCapped: boolean } | { ok: false; reason: string }> {
+    const s = await this.load(runId);
     if (!s || s.tenantId !== tenantId || s.status !== "running") return { ok: false, reason: "platform bindings only work during a run of this tenant (this run is not running)" };
     const limit = s.policy.llmCallsPerRun;
     if (limit !== null && s.usage.llmCalls >= limit) return { ok: false, reason: `the run has used its ${limit} model calls (llmCallsPerRun)` };
     s.usage.llmCalls += 1;
-    await this.save();
+    await this.save(s);
     return { ok: true, spentMicros: runPriceMicros(this.env, toRow(s)), spendCapped: s.policy.spendCapped };
   }
 
@@ -253,18 +273,15 @@ export class RunObject extends DurableObject<DispatcherEnv> {
    * Decides one outbound request of this run by its policy; counts it only if it is let through
    * (past `subrequestsPerRun` it is refused), and logs a refusal on the run.
    */
-  async egress(tenantId: string, method: string, url: string, redacted: string): Promise<EgressVerdict> {
-    const s = this.s;
-    let verdict: EgressVerdict;
-    if (!s || s.tenantId !== tenantId || s.status !== "running") verdict = { ok: false, reason: "the run is not running" };
-    else {
-      const decision = decideEgress(url, s.policy.egressAllow, platformHosts(this.env));
-      const limit = s.policy.subrequestsPerRun;
-      verdict = !decision.ok ? decision : limit !== null && s.usage.subrequests >= limit ? { ok: false, reason: `the run has used its ${limit} subrequests` } : { ok: true };
-      if (verdict.ok) s.usage.subrequests += 1;
-      else this.platformEvent("egress.denied", { method, url: redacted, reason: verdict.reason });
-      await this.save();
-    }
+  async egress(runId: string, tenantId: string, method: string, url: string, redacted: string): Promise<EgressVerdict> {
+    const s = await this.load(runId);
+    if (!s || s.tenantId !== tenantId || s.status !== "running") return { ok: false, reason: "the run is not running" };
+    const decision = decideEgress(url, s.policy.egressAllow, platformHosts(this.env));
+    const limit = s.policy.subrequestsPerRun;
+    const verdict: EgressVerdict = !decision.ok ? decision : limit !== null && s.usage.subrequests >= limit ? { ok: false, reason: `the run has used its ${limit} subrequests` } : { ok: true };
+    if (verdict.ok) s.usage.subrequests += 1;
+    else this.platformEvent(s, "egress.denied", { method, url: redacted, reason: verdict.reason });
+    await this.save(s);
     return verdict;
   }
 
@@ -275,17 +292,18 @@ export class RunObject extends DurableObject<DispatcherEnv> {
    * index, the usage row and the day's rollup (only while their CPU is unmeasured).
    */
   async meter(
+    runId: string,
     tenantId: string,
     script: string,
     m: { cpuMs: number; wallMs: number; outcome: string; reason?: string; exceptions?: { name: string; message: string }[] },
   ): Promise<"recorded" | "duplicate" | "unknown"> {
-    const s = this.s;
+    const s = await this.load(runId);
     if (!s || s.tenantId !== tenantId || s.target.scriptName !== script) return "unknown";
     if (s.cpuMs !== null) return "duplicate";
     s.cpuMs = m.cpuMs;
     if (m.reason && s.status === "failed") s.error = m.reason;
-    this.note("run.metered", { cpuMs: m.cpuMs, wallMs: m.wallMs, outcome: m.outcome, ...(m.exceptions?.length ? { exceptions: m.exceptions } : {}) });
-    await this.save();
+    this.note(s, "run.metered", { cpuMs: m.cpuMs, wallMs: m.wallMs, outcome: m.outcome, ...(m.exceptions?.length ? { exceptions: m.exceptions } : {}) });
+    await this.save(s);
     if (s.settled.ledger) await this.env.LEDGER.send({ kind: "run", run: toRow(s), final: true });
     return "recorded";
   }
@@ -297,52 +315,51 @@ export class RunObject extends DurableObject<DispatcherEnv> {
    * a closed log); past the log's bounds only an `events.truncated` marker is kept. Returns how many
    * were stored, and whether the run is still open.
    */
-  async append(tenantId: string, events: { type: string; data: unknown; at: number }[]): Promise<{ stored: number; open: boolean }> {
-    const s = this.s;
+  async append(runId: string, tenantId: string, events: { type: string; data: unknown; at: number }[]): Promise<{ stored: number; open: boolean }> {
+    const s = await this.load(runId);
     if (!s || s.tenantId !== tenantId || !isOpen(s.status)) return { stored: 0, open: false };
     let stored = 0;
-    for (const e of events) if (this.store(e.type, e.data, e.at) !== null) stored++;
-    await this.save();
+    for (const e of events) if (this.store(s, e.type, e.data, e.at) !== null) stored++;
+    await this.save(s);
     return { stored, open: true };
   }
 
   /** A platform-written event of a running run (a denial, a warning): bounded separately, then only counted. */
-  async platform(tenantId: string, type: string, data: unknown): Promise<void> {
-    const s = this.s;
+  async platform(runId: string, tenantId: string, type: string, data: unknown): Promise<void> {
+    const s = await this.load(runId);
     if (!s || s.tenantId !== tenantId || !isOpen(s.status)) return;
-    this.platformEvent(type, data);
-    await this.save();
+    this.platformEvent(s, type, data);
+    await this.save(s);
   }
 
   /** A fact recorded after the run ended (webhook delivery): a few at most. */
-  async recordNote(tenantId: string, type: string, data: unknown): Promise<void> {
-    if (!this.s || this.s.tenantId !== tenantId) return;
-    this.note(type, data);
-    await this.save();
+  async recordNote(runId: string, tenantId: string, type: string, data: unknown): Promise<void> {
+    const s = await this.load(runId);
+    if (!s || s.tenantId !== tenantId) return;
+    this.note(s, type, data);
+    await this.save(s);
   }
 
-  private platformEvent(type: string, data: unknown): void {
-    const s = this.s!;
+  private platformEvent(s: RunState, type: string, data: unknown): void {
     s.platformEvents += 1;
-    if (s.platformEvents <= MAX_PLATFORM_EVENTS) this.store(type, data, Date.now());
-    else if (s.platformEvents === MAX_PLATFORM_EVENTS + 1) this.store("events.suppressed", { after: MAX_PLATFORM_EVENTS, type }, Date.now(), true);
+    if (s.platformEvents <= MAX_PLATFORM_EVENTS) this.store(s, type, data, Date.now());
+    else if (s.platformEvents === MAX_PLATFORM_EVENTS + 1) this.store(s, "events.suppressed", { after: MAX_PLATFORM_EVENTS, type }, Date.now(), true);
   }
 
-  private note(type: string, data: unknown): void {
-    const s = this.s!;
-    const notes = Number(this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM events WHERE seq > (SELECT COALESCE(MAX(seq), 0) FROM events WHERE type IN ('run.completed', 'run.failed'))").one().n);
-    if (isOpen(s.status) || notes < MAX_NOTES) this.store(type, data, Date.now(), true);
+  private note(s: RunState, type: string, data: unknown): void {
+    if (isOpen(s.status)) return void this.store(s, type, data, Date.now(), true);
+    s.notes = (s.notes ?? 0) + 1;
+    if (s.notes <= MAX_NOTES) this.store(s, type, data, Date.now(), true);
   }
 
-  /** Stores one event under the next seq, within the log's bounds; returns its seq (null if refused). */
-  private store(type: string, data: unknown, at: number, always = false): number | null {
-    const s = this.s!;
+  /** Stores one event under the run's next seq, within the log's bounds; returns its seq (null if refused). */
+  private store(s: RunState, type: string, data: unknown, at: number, always = false): number | null {
     const text = JSON.stringify(data ?? null);
     const size = type.length + text.length;
     if (!always && (s.truncated || s.eventCount >= MAX_EVENTS_PER_RUN || s.eventBytes + size > MAX_EVENT_BYTES_PER_RUN)) {
       if (!s.truncated) {
         s.truncated = true;
-        this.store("events.truncated", { stored: s.eventCount, limit: { events: MAX_EVENTS_PER_RUN, bytes: MAX_EVENT_BYTES_PER_RUN } }, at, true);
+        this.store(s, "events.truncated", { stored: s.eventCount, limit: { events: MAX_EVENTS_PER_RUN, bytes: MAX_EVENT_BYTES_PER_RUN } }, at, true);
       }
       return null;
     }
@@ -351,18 +368,18 @@ export class RunObject extends DurableObject<DispatcherEnv> {
       s.eventCount += 1;
       s.eventBytes += size;
     }
-    this.ctx.storage.sql.exec("INSERT INTO events (seq, at, type, data) VALUES (?, ?, ?, ?)", seq, at, type, text);
+    this.ctx.storage.sql.exec("INSERT INTO events (run_id, seq, at, type, data) VALUES (?, ?, ?, ?, ?)", s.id, seq, at, type, text);
     const terminal = type === "run.completed" || type === "run.failed";
-    if (!terminal) {
+    const followers = this.followers.get(s.id);
+    if (!terminal && followers?.size) {
       const frame = sseFrame(type, data ?? null, seq);
-      for (const f of [...this.followers]) this.push(f, frame, false);
+      for (const f of [...followers]) this.push(s.id, f, frame, false);
     }
     return seq;
   }
 
   /** Events after `after`, from the object or, once archived, from R2. */
-  private async eventsAfter(after: number, limit: number): Promise<StoredEvent[]> {
-    const s = this.s!;
+  private async eventsAfter(s: RunState, after: number, limit: number): Promise<StoredEvent[]> {
     const out: StoredEvent[] = [];
     if (after < s.archivedThrough) {
       const object = await this.env.BUCKET.get(archiveKey(s.tenantId, s.id));
@@ -375,7 +392,12 @@ export class RunObject extends DurableObject<DispatcherEnv> {
       }
     }
     const from = Math.max(after, out.at(-1)?.seq ?? 0);
-    for (const r of this.ctx.storage.sql.exec<{ seq: number; at: number; type: string; data: string }>("SELECT seq, at, type, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", from, limit - out.length)) {
+    for (const r of this.ctx.storage.sql.exec<{ seq: number; at: number; type: string; data: string }>(
+      "SELECT seq, at, type, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+      s.id,
+      from,
+      limit - out.length,
+    )) {
       out.push({ seq: r.seq, at: r.at, type: r.type, data: JSON.parse(r.data) as Json });
     }
     return out;
@@ -383,27 +405,27 @@ export class RunObject extends DurableObject<DispatcherEnv> {
 
   // ---- reads ----
 
-  private visible(caller: Caller | null): RunState | null {
-    const s = this.s;
+  private visible(s: RunState | null, caller: Caller | null): RunState | null {
     if (!s) return null;
     if (caller && (s.tenantId !== caller.tenantId || (caller.endUser !== null && s.endUser !== caller.endUser))) return null;
     return s;
   }
 
-  async view(caller: Caller): Promise<RunViewShape | null> {
-    const s = this.visible(caller);
+  async view(runId: string, caller: Caller): Promise<RunViewShape | null> {
+    const s = this.visible(await this.load(runId), caller);
     return s ? runView(toRow(s)) : null;
   }
 
   /** The record as the platform needs it (queue consumer, webhooks); null when unknown. */
-  async state(): Promise<RunState | null> {
-    return this.s;
+  async state(runId: string): Promise<RunState | null> {
+    return this.load(runId);
   }
 
   /** A page of the log; each event's data as JSON text (what the API sends on). */
-  async events(caller: Caller | null, after: number, limit: number): Promise<{ events: { seq: number; at: number; type: string; data: string }[]; next: number | null } | null> {
-    if (!this.visible(caller)) return null;
-    const rows = await this.eventsAfter(after, limit + 1);
+  async events(runId: string, caller: Caller | null, after: number, limit: number): Promise<{ events: { seq: number; at: number; type: string; data: string }[]; next: number | null } | null> {
+    const s = this.visible(await this.load(runId), caller);
+    if (!s) return null;
+    const rows = await this.eventsAfter(s, after, limit + 1);
     const events = rows.slice(0, limit);
     return { events: events.map((e) => ({ ...e, data: JSON.stringify(e.data) })), next: rows.length > limit ? events.at(-1)!.seq : null };
   }
@@ -413,14 +435,14 @@ export class RunObject extends DurableObject<DispatcherEnv> {
    * same ids as the first stream, so a client resumes with `Last-Event-ID`. The last event
    * (`run.completed` / `run.failed`) carries the whole run and its output.
    */
-  async follow(caller: Caller, after: number): Promise<ReadableStream<Uint8Array> | null> {
-    const s = this.visible(caller);
+  async follow(runId: string, caller: Caller, after: number): Promise<ReadableStream<Uint8Array> | null> {
+    const s = this.visible(await this.load(runId), caller);
     if (!s) return null;
-    const replay = await this.eventsAfter(after, MAX_EVENTS_PER_RUN + MAX_PLATFORM_EVENTS + MAX_NOTES + 10);
+    const replay = await this.eventsAfter(s, after, MAX_EVENTS_PER_RUN + MAX_PLATFORM_EVENTS + MAX_NOTES + 10);
     let follower: Follower | null = null;
     const terminalOf = (e: StoredEvent) => e.type === "run.completed" || e.type === "run.failed";
     const terminal = replay.find(terminalOf);
-    const output = terminal ? await this.storedOutput() : null;
+    const output = terminal ? await this.storedOutput(s) : null;
     return new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
@@ -439,84 +461,99 @@ export class RunObject extends DurableObject<DispatcherEnv> {
             return;
           }
           follower = { controller };
-          this.followers.add(follower);
+          const set = this.followers.get(s.id) ?? new Set<Follower>();
+          set.add(follower);
+          this.followers.set(s.id, set);
           this.keepalive ??= setInterval(() => {
-            for (const f of [...this.followers]) this.push(f, SSE_KEEPALIVE, false);
+            for (const [id, set] of this.followers) for (const f of [...set]) this.push(id, f, SSE_KEEPALIVE, false);
           }, 15_000);
         },
         cancel: () => {
-          if (follower) this.drop(follower);
+          if (follower) this.drop(s.id, follower);
         },
       },
       new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }),
     );
   }
 
-  private push(f: Follower, frame: Uint8Array, last: boolean): void {
+  private push(runId: string, f: Follower, frame: Uint8Array, last: boolean): void {
     try {
       f.controller.enqueue(frame);
       if (last) {
         f.controller.close();
-        this.drop(f);
+        this.drop(runId, f);
       } else if ((f.controller.desiredSize ?? 0) < -MAX_FOLLOWER_BACKLOG_BYTES) {
         // A client far behind would make the object buffer without bound: it is cut off and
         // can resume from its last id.
         f.controller.error(new Error("the stream client fell too far behind"));
-        this.drop(f);
+        this.drop(runId, f);
       }
     } catch {
-      this.drop(f);
+      this.drop(runId, f);
     }
   }
 
-  private drop(f: Follower): void {
-    this.followers.delete(f);
+  private drop(runId: string, f: Follower): void {
+    const set = this.followers.get(runId);
+    set?.delete(f);
+    if (set && set.size === 0) this.followers.delete(runId);
     if (this.followers.size === 0 && this.keepalive !== null) {
       clearInterval(this.keepalive);
       this.keepalive = null;
     }
   }
 
-  private terminalFrame(seq: number | null, view: RunViewShape): Uint8Array {
-    const output = this.s!.status === "succeeded" && this.output.present ? this.output.value : null;
-    return sseFrame(this.s!.status === "succeeded" ? "run.completed" : "run.failed", { ...view, output }, seq ?? undefined);
-  }
-
-  private async storedOutput(): Promise<unknown> {
-    const s = this.s!;
+  private async storedOutput(s: RunState): Promise<unknown> {
     if (s.status !== "succeeded") return null;
-    if (this.output.present) return this.output.value;
     const object = await this.env.BUCKET.get(resultKey(s.tenantId, s.id, ["output.json"]));
     return object ? object.json() : null;
   }
 
   // ---- time ----
 
+  /** Every run whose next step is due: its deadline, a queue check, indexing, delivery, archive, retention. */
   override async alarm(): Promise<void> {
-    const s = this.s;
-    if (!s) return;
     const now = Date.now();
+    const due = this.ctx.storage.sql.exec<{ run_id: string }>("SELECT run_id FROM due WHERE at <= ? ORDER BY at LIMIT 200", now).toArray();
+    for (const { run_id } of due) {
+      const s = await this.load(run_id);
+      if (!s) {
+        this.ctx.storage.sql.exec("DELETE FROM due WHERE run_id = ?", run_id);
+        continue;
+      }
+      try {
+        await this.step(s, now);
+      } catch (err) {
+        console.error(JSON.stringify({ level: "error", event: "run-alarm-failed", runId: run_id, error: String(err) }));
+        this.ctx.storage.sql.exec("UPDATE due SET at = ? WHERE run_id = ?", now + RETRY_MS, run_id);
+      }
+    }
+    await this.rearm();
+  }
+
+  private async step(s: RunState, now: number): Promise<void> {
     if (s.status === "running" && now >= s.startedAt! + s.timeoutMs + LOST_MARGIN_MS) {
-      await this.end("failed", "The platform lost this run (its executor stopped before it ended).");
+      await this.end(s, "failed", "The platform lost this run (its executor stopped before it ended).");
     } else if (s.status === "queued" && now >= s.createdAt + QUEUED_MAX_MS) {
-      await this.end("failed", "The run waited in the queue too long and was never started.");
+      await this.end(s, "failed", "The run waited in the queue too long and was never started.");
     } else if (s.status === "queued") {
       // Its queue message may have been lost: the tenant's lane offers it again (a duplicate finds it started).
       await tenantStub(this.env, s.tenantId).redispatch(s.tenantId, s.id).catch(() => {});
     }
-    if (isOpen(s.status) && !s.indexed && now >= (s.startedAt ?? s.createdAt) + INDEX_RUNNING_AFTER_MS) await this.sendIndex();
+    if (isOpen(s.status) && !s.indexed && now >= (s.startedAt ?? s.createdAt) + INDEX_RUNNING_AFTER_MS) await this.sendIndex(s);
     if (!isOpen(s.status)) {
-      if (!s.settled.ledger || !s.settled.tenant || !s.settled.webhook) await this.settle();
-      if (s.seq > s.archivedThrough && now >= s.finishedAt! + this.archiveAfterMs()) await this.archive();
+      if (!s.settled.ledger || !s.settled.tenant || !s.settled.webhook) await this.settle(s);
+      if (s.seq > s.archivedThrough && now >= s.finishedAt! + this.archiveAfterMs()) await this.archive(s);
       if (now >= s.finishedAt! + s.policy.retentionDays * DAY_MS) {
         await this.env.BUCKET.delete(archiveKey(s.tenantId, s.id));
-        await this.ctx.storage.deleteAlarm();
-        await this.ctx.storage.deleteAll();
-        this.s = null;
+        this.ctx.storage.sql.exec("DELETE FROM events WHERE run_id = ?", s.id);
+        this.ctx.storage.sql.exec("DELETE FROM due WHERE run_id = ?", s.id);
+        await this.ctx.storage.delete(`run:${s.id}`);
+        this.runs.delete(s.id);
         return;
       }
     }
-    await this.schedule();
+    await this.save(s);
   }
 
   private archiveAfterMs(): number {
@@ -524,33 +561,28 @@ export class RunObject extends DurableObject<DispatcherEnv> {
     return Number.isFinite(n) && n >= 0 && this.env.EVENT_ARCHIVE_AFTER_MS !== undefined ? n : DEFAULT_ARCHIVE_AFTER_MS;
   }
 
-  /** Moves the log to R2 (one NDJSON object, rewritten with any later notes) and out of the object. */
-  private async archive(): Promise<void> {
-    const s = this.s!;
-    const events = await this.eventsAfter(0, Number.MAX_SAFE_INTEGER);
+  /** Moves the run's log to R2 (one NDJSON object, rewritten with any later notes) and out of the object. */
+  private async archive(s: RunState): Promise<void> {
+    const events = await this.eventsAfter(s, 0, Number.MAX_SAFE_INTEGER);
     await this.env.BUCKET.put(archiveKey(s.tenantId, s.id), events.map((e) => JSON.stringify(e)).join("\n") + "\n", {
       httpMetadata: { contentType: "application/x-ndjson" },
     });
     s.archivedThrough = s.seq;
-    this.ctx.storage.sql.exec("DELETE FROM events WHERE seq <= ?", s.seq);
-    await this.save();
+    this.ctx.storage.sql.exec("DELETE FROM events WHERE run_id = ? AND seq <= ?", s.id, s.seq);
   }
 
-  private async sendIndex(): Promise<void> {
-    const s = this.s!;
+  private async sendIndex(s: RunState): Promise<void> {
     try {
       await this.env.LEDGER.send({ kind: "run", run: toRow(s), final: false });
       s.indexed = true;
-      await this.save();
+      await this.save(s);
     } catch (err) {
       console.error(JSON.stringify({ level: "error", event: "run-index-failed", runId: s.id, error: String(err) }));
     }
   }
 
-  /** The one alarm: the next thing due — the deadline, a queue check, indexing, delivery, archive, retention. */
-  private async schedule(): Promise<void> {
-    const s = this.s;
-    if (!s) return;
+  /** When the run's next step is due, or null when it has none left (deleted). */
+  private nextDue(s: RunState): number {
     const due: number[] = [];
     if (s.status === "running") due.push(s.startedAt! + s.timeoutMs + LOST_MARGIN_MS);
     if (s.status === "queued") due.push(Math.min(Date.now() + QUEUED_CHECK_MS, s.createdAt + QUEUED_MAX_MS));
@@ -561,13 +593,23 @@ export class RunObject extends DurableObject<DispatcherEnv> {
       if (s.seq > s.archivedThrough) due.push(s.finishedAt! + this.archiveAfterMs());
       due.push(s.finishedAt! + s.policy.retentionDays * DAY_MS);
     }
-    const next = Math.min(...due);
+    return Math.min(...due);
+  }
+
+  /** The object's one alarm: the earliest step due over all its runs. */
+  private async rearm(): Promise<void> {
+    const next = this.ctx.storage.sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM due").one().at;
+    if (next === null) return void (await this.ctx.storage.deleteAlarm());
     if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
   }
 
-  private async save(): Promise<void> {
-    if (!this.s) return;
-    await this.ctx.storage.put("run", this.s);
-    await this.schedule();
+  private async save(s: RunState): Promise<void> {
+    await this.ctx.storage.put(`run:${s.id}`, s);
+    const at = this.nextDue(s);
+    const current = this.ctx.storage.sql.exec<{ at: number }>("SELECT at FROM due WHERE run_id = ?", s.id).toArray()[0]?.at;
+    if (current === at) return;
+    this.ctx.storage.sql.exec("INSERT INTO due (run_id, at) VALUES (?, ?) ON CONFLICT (run_id) DO UPDATE SET at = excluded.at", s.id, at);
+    const alarm = await this.ctx.storage.getAlarm();
+    if (alarm === null || at < alarm) await this.ctx.storage.setAlarm(at);
   }
 }

@@ -82,6 +82,8 @@ export interface RunState {
   eventCount: number;
   eventBytes: number;
   platformEvents: number;
+  /** Facts recorded after the run ended (webhook deliveries, metering). */
+  notes?: number;
   truncated: boolean;
   archivedThrough: number;
   /** Delivery of the run's facts to others, retried by the alarm until done. */

@@ -199,7 +199,7 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
       retentionDays: config.retentionDays,
     };
     try {
-      await runStub(this.env, req.runId).create({
+      await runStub(this.env, tenantId, req.runId).create({
         id: req.runId,
         tenantId,
         target,
