@@ -4,12 +4,13 @@
 // persisted D1 + R2 (same database_id and bucket_name, same --persist-to folder).
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const home = join(root, ".isoplane");
+// Where the local state and generated secrets live (ISOPLANE_HOME, default .isoplane/, git-ignored).
+const home = process.env.ISOPLANE_HOME ?? join(root, ".isoplane");
 const state = join(home, "state");
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
 const dispatcherPort = Number(process.env.ISOPLANE_DISPATCHER_PORT ?? 8787);
@@ -17,7 +18,18 @@ const controlPlanePort = Number(process.env.ISOPLANE_CONTROL_PLANE_PORT ?? 8788)
 const host = "127.0.0.1";
 
 // Wrangler needs Node >= 22.12: the `node` devDependency puts one first on PATH for its children.
-const childEnv = { ...process.env, PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false" };
+// The two `wrangler dev`s find each other through wrangler's dev registry (the control plane binds
+// to the dispatcher's Durable Objects). It lives under XDG_CONFIG_HOME, made private to this state
+// folder and cleared at each start: an entry left by a killed process would otherwise point the
+// control plane at a dead address, and a second platform on the machine would collide with this one.
+const wranglerConfig = join(home, "wrangler-config");
+rmSync(join(wranglerConfig, ".wrangler", "registry"), { recursive: true, force: true });
+const childEnv = {
+  ...process.env,
+  PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH}`,
+  WRANGLER_SEND_METRICS: "false",
+  XDG_CONFIG_HOME: wranglerConfig,
+};
 
 mkdirSync(state, { recursive: true });
 
@@ -120,8 +132,9 @@ function shutdown(code) {
 process.on("SIGINT", () => shutdown(0));
 process.on("SIGTERM", () => shutdown(0));
 
+const startControlPlane = () =>
+  serve("control-plane", join(root, "control-plane", "wrangler.toml"), controlPlanePort, Number(process.env.ISOPLANE_CONTROL_PLANE_INSPECTOR_PORT ?? 9230), controlPlaneEnv);
 serve("dispatcher", join(root, "wrangler.toml"), dispatcherPort, Number(process.env.ISOPLANE_DISPATCHER_INSPECTOR_PORT ?? 9229), dispatcherEnv);
-serve("control-plane", join(root, "control-plane", "wrangler.toml"), controlPlanePort, Number(process.env.ISOPLANE_CONTROL_PLANE_INSPECTOR_PORT ?? 9230), controlPlaneEnv);
 
 async function waitFor(url) {
   for (let i = 0; i < 600 && !stopping; i++) {
@@ -136,7 +149,11 @@ async function waitFor(url) {
 
 const dispatcherUrl = `http://${host}:${dispatcherPort}`;
 const controlPlaneUrl = `http://${host}:${controlPlanePort}`;
-if ((await waitFor(dispatcherUrl)) && (await waitFor(controlPlaneUrl))) {
+// The control plane binds to the dispatcher's Durable Objects through wrangler's dev registry, so
+// it starts once the dispatcher is up (and registered), and is ready once it reaches them.
+const dispatcherUp = await waitFor(dispatcherUrl);
+if (dispatcherUp) startControlPlane();
+if (dispatcherUp && (await waitFor(`${controlPlaneUrl}/healthz`))) {
   const shownToken = process.env.ISOPLANE_ADMIN_TOKEN ? "$ISOPLANE_ADMIN_TOKEN" : token;
   console.log(`
 isoplane is running

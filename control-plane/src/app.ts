@@ -9,6 +9,7 @@ import { authRoutes, describeAuth } from "./routes/auth";
 import { adminBilling, describeBilling } from "./routes/billing";
 import { describeSecrets } from "./routes/secrets";
 import { adminTenants, describeTenants } from "./routes/tenants";
+import { dispatcherReachable } from "./tenants/notify";
 
 /** The control plane's HTTP surface; the publisher (local or Workers for Platforms) comes from configuration. */
 export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Publisher) {
@@ -20,6 +21,10 @@ export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Pu
     await next();
   });
   app.get("/", (c) => c.json({ service: "isoplane-control-plane", openapi: "/openapi.json" }));
+  // Ready when it can reach the dispatcher's objects, which every change to an agent or tenant tells.
+  app.get("/healthz", async (c) =>
+    (await dispatcherReachable(c.env)) ? c.json({ ok: true }) : c.json({ ok: false, detail: "the dispatcher's Durable Objects cannot be reached" }, 503),
+  );
   app.route("/admin/tenants", adminTenants);
   app.route("/admin/audit", adminAudit);
   app.route("/admin", adminBilling);

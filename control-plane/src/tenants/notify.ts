@@ -9,9 +9,25 @@ import { ProblemError } from "../../../core/http/problem";
  */
 export async function notifyDispatcher(env: ControlPlaneEnv, tenantId: string, change: { agent?: string; config?: boolean }): Promise<void> {
   try {
-    await env.TENANTS.get(env.TENANTS.idFromName(tenantId)).invalidate(change);
+    const stub = () => env.TENANTS.get(env.TENANTS.idFromName(tenantId));
+    // One retry: a transient failure to reach the object (a deploy, a restart) is common and short.
+    await stub()
+      .invalidate(change)
+      .catch(async () => {
+        await new Promise((r) => setTimeout(r, 250));
+        await stub().invalidate(change);
+      });
   } catch (err) {
     console.error(JSON.stringify({ level: "error", event: "dispatcher-notify-failed", tenantId, error: String(err) }));
     throw new ProblemError("unavailable", "The change was saved, but the dispatcher could not be told of it yet; retry the request.", { headers: { "retry-after": "1" } });
+  }
+}
+
+/** Whether the dispatcher's objects answer (the control plane's `GET /healthz`). */
+export async function dispatcherReachable(env: ControlPlaneEnv): Promise<boolean> {
+  try {
+    return (await env.TENANTS.get(env.TENANTS.idFromName("healthz")).ping()) === "pong";
+  } catch {
+    return false;
   }
 }

@@ -143,6 +143,11 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
     }
   }
 
+  /** Answers at once: the control plane's health check that it can reach the dispatcher's objects. */
+  async ping(): Promise<"pong"> {
+    return "pong";
+  }
+
   /** The tenant's settings, for the platform (egress policy, retention). */
   async settings(tenantId: string): Promise<TenantConfig> {
     return this.loadConfig(tenantId);
