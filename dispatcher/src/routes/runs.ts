@@ -58,18 +58,23 @@ agentRuns.post("/:agent/runs", async (c) => {
   // An async run's input waits in R2 (under the run's results) for its turn.
   const inputKey = resultKey(principal.tenantId, runId, ["input.json"]);
   if (body.mode === "async") await c.env.BUCKET.put(inputKey, JSON.stringify(body.input ?? null), { httpMetadata: { contentType: "application/json" } });
-  const started = await askTenant(principal.tenantId, async () =>
-    tenant.start(principal.tenantId, {
-      runId,
-      agent,
-      mode: body.mode,
-      endUser: principal.subject,
-      idempotency: key ? await scopedIdempotency(principal, key, { agent, body }) : null,
-      webhook: body.webhook?.url ?? null,
-      timeoutMs,
-    }),
-  );
-  if (started.kind !== "run" && body.mode === "async") await c.env.BUCKET.delete(inputKey);
+  let started: Awaited<ReturnType<typeof tenant.start>> | null = null;
+  try {
+    started = await askTenant(principal.tenantId, async () =>
+      tenant.start(principal.tenantId, {
+        runId,
+        agent,
+        mode: body.mode,
+        endUser: principal.subject,
+        idempotency: key ? await scopedIdempotency(principal, key, { agent, body }) : null,
+        webhook: body.webhook?.url ?? null,
+        timeoutMs,
+      }),
+    );
+  } finally {
+    // Anything but a new run (a refusal, a replay, the tenant's object unreachable) leaves no input behind.
+    if (started?.kind !== "run" && body.mode === "async") await c.env.BUCKET.delete(inputKey);
+  }
   if (started.kind === "refused") throw refusalProblem(started);
   if (started.kind === "replay") return replay(c, principal, started.runId, started.mode);
   c.header(RUN_ID_HEADER, runId);

@@ -47,9 +47,10 @@ async function consumeRun(env: DispatcherEnv, runtime: TenantRuntime, { runId, t
   const input = stored ? await stored.json() : null;
   const turn = await tenantStub(env, tenantId).begin(tenantId, runId, state.target.agent);
   if (turn.kind === "wait") return; // back at the head of its lane until a slot frees
-  if (turn.kind === "refused") return run.fail(turn.detail);
+  if (turn.kind === "refused") return turn.slug === "conflict" ? undefined : run.fail(turn.detail);
   const started = await run.start();
-  if (!started) return;
+  // Cancelled in the moment between: the admission is given back.
+  if (!started) return tenantStub(env, tenantId).release(runId, { tokens: 0, micros: 0, started: false });
   await executeRun(env, runtime, started.target, runId, input, limitsFor(turn.quotas), started.timeoutMs);
 }
 

@@ -32,6 +32,7 @@ export const LATE_CHARGE_MS = 3_000;
 /** A stream client this far behind is treated as gone. */
 const MAX_FOLLOWER_BACKLOG_BYTES = 8 * 1024 * 1024;
 const DAY_MS = 86_400_000;
+const encoder = new TextEncoder();
 
 /** Platform-only R2 key of a run's archived event log: no tenant key can address `runs/`. */
 export const archiveKey = (tenantId: string, runId: string) => `runs/${tenantId}/${runId}/events.ndjson`;
@@ -227,7 +228,26 @@ export class RunObject extends DurableObject<DispatcherEnv> {
     if (!tenantOnly && !s.settled.ledger && (s.lateUntil === null || Date.now() >= s.lateUntil)) tasks.push(this.env.LEDGER.send({ kind: "run", run: row, final: true }).then(() => void (s.settled.ledger = true)));
     if (!s.settled.tenant) {
       const micros = runPriceMicros(this.env, row);
-      tasks.push(tenantStub(this.env, s.tenantId).release(s.id, { tokens: row.inputTokens + row.outputTokens, micros, started: s.startedAt !== null }).then(() => void (s.settled.tenant = true)));
+      const tokens = row.inputTokens + row.outputTokens;
+      tasks.push(
+        tenantStub(this.env, s.tenantId)
+          .release(s.id, { tokens, micros, started: s.startedAt !== null })
+          .then(() => {
+            s.settled.tenant = true;
+            s.released = { tokens, micros };
+          }),
+      );
+    } else if (!tenantOnly && !s.settled.ledger && s.released && (s.lateUntil === null || Date.now() >= s.lateUntil)) {
+      // Late charges (calls under way when the run was stopped) reach the tenant's totals too.
+      const tokens = row.inputTokens + row.outputTokens - s.released.tokens;
+      const micros = runPriceMicros(this.env, row) - s.released.micros;
+      if (tokens > 0 || micros > 0) {
+        tasks.push(
+          tenantStub(this.env, s.tenantId)
+            .adjust({ tokens, micros })
+            .then(() => void (s.released = { tokens: tokens + s.released!.tokens, micros: micros + s.released!.micros })),
+        );
+      }
     }
     if (!tenantOnly && !s.settled.webhook && s.webhook) {
       tasks.push(this.env.RUNS.send({ kind: "webhook", runId: s.id, tenantId: s.tenantId, url: s.webhook }).then(() => void (s.settled.webhook = true)));
@@ -355,7 +375,8 @@ export class RunObject extends DurableObject<DispatcherEnv> {
   /** Stores one event under the run's next seq, within the log's bounds; returns its seq (null if refused). */
   private store(s: RunState, type: string, data: unknown, at: number, always = false): number | null {
     const text = JSON.stringify(data ?? null);
-    const size = type.length + text.length;
+    // Bytes, as stored: a log of multi-byte text is bounded like any other.
+    const size = encoder.encode(type).byteLength + encoder.encode(text).byteLength;
     if (!always && (s.truncated || s.eventCount >= MAX_EVENTS_PER_RUN || s.eventBytes + size > MAX_EVENT_BYTES_PER_RUN)) {
       if (!s.truncated) {
         s.truncated = true;

@@ -91,6 +91,8 @@ export interface RunState {
   /** Until then a run stopped from outside still takes the charges of calls under way. */
   lateUntil: number | null;
   settled: { ledger: boolean; tenant: boolean; webhook: boolean };
+  /** What the tenant's object was told this run used (late charges are sent on as the difference). */
+  released?: { tokens: number; micros: number };
 }
 
 /** The `runs` row shape the run index and ledger in D1 are written from. */

@@ -173,6 +173,9 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
     }
     const target = await this.loadAgent(tenantId, req.agent);
     if (!target) return { kind: "refused", slug: "not-found", detail: `No agent named "${req.agent}".` };
+    // Everything that waits on I/O comes first: from the key's lookup to its claim below nothing
+    // awaits, so two duplicates can never both pass the lookup.
+    const spendRefusal = await this.checkSpend(config, now);
     if (req.idempotency) {
       const sql = this.ctx.storage.sql;
       sql.exec("DELETE FROM idem WHERE rowid IN (SELECT rowid FROM idem WHERE created_at < ? LIMIT 100)", now - IDEMPOTENCY_TTL_MS);
@@ -189,13 +192,13 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
     }
     const runLimits = { ...admissionLimits(config.quotas), requestsPerMinute: null };
     const refused =
-      (await this.checkSpend(config, now)) ??
+      spendRefusal ??
       (req.mode === "async" ? null : this.decide(admit(this.quota, runLimits, now, { id: req.runId, leaseMs: req.timeoutMs + LEASE_MARGIN_MS })));
-    await this.ctx.storage.put("quota", this.quota);
-    if (refused) return refused;
-    if (req.idempotency) {
+    if (!refused && req.idempotency) {
       this.ctx.storage.sql.exec("INSERT INTO idem (key, hash, run_id, mode, created_at) VALUES (?, ?, ?, ?, ?)", req.idempotency.key, req.idempotency.hash, req.runId, req.mode, now);
     }
+    await this.ctx.storage.put("quota", this.quota);
+    if (refused) return refused;
     const policy: RunPolicy = {
       egressAllow: config.egressAllow,
       subrequestsPerRun: config.quotas.subrequestsPerRun,
@@ -251,9 +254,16 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
       return { kind: "refused", slug: "not-found", detail: "The agent was deleted before the run could start." };
     }
     const now = Date.now();
+    // A redelivered message for a run already admitted: the same admission, counted once.
+    if (runId in this.quota.active) return { kind: "ok", quotas: config.quotas };
+    const spendRefusal = await this.checkSpend(config, now);
+    // Cancelled (or otherwise ended) while this message was on its way: nothing to admit.
+    if (!this.ctx.storage.sql.exec("SELECT 1 FROM lane WHERE run_id = ?", runId).toArray().length) {
+      return { kind: "refused", slug: "conflict", detail: "The run is no longer waiting in its lane." };
+    }
     const timeoutMs = Number(this.env.RUN_TIMEOUT_MS) > 0 ? Number(this.env.RUN_TIMEOUT_MS) : 300_000;
     const refused =
-      (await this.checkSpend(config, now)) ??
+      spendRefusal ??
       this.decide(admit(this.quota, { ...admissionLimits(config.quotas), requestsPerMinute: null }, now, { id: runId, leaseMs: timeoutMs + LEASE_MARGIN_MS }));
     await this.ctx.storage.put("quota", this.quota);
     if (refused?.slug === "quota-concurrent-runs") {
@@ -280,6 +290,19 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
     this.ctx.storage.sql.exec("UPDATE idem SET ended = 1 WHERE run_id = ?", runId);
     this.laneDone(runId);
     await this.dispatch();
+  }
+
+  /**
+   * What a run was charged after it ended (calls under way when it was stopped from outside),
+   * added to the month's tokens and spend once its ledger row is written.
+   */
+  async adjust(used: { tokens: number; micros: number }): Promise<void> {
+    this.quota.tokens += used.tokens;
+    if (this.spend && this.spend.month === monthOf(Date.now())) {
+      this.spend.micros += used.micros;
+      await this.ctx.storage.put("spend", this.spend);
+    }
+    await this.ctx.storage.put("quota", this.quota);
   }
 
   /** A queued run asks to be offered again (its queue message may have been lost). */
