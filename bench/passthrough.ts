@@ -1,35 +1,38 @@
-// The benchmark's baseline: the cheapest honest way to hand a run to a tenant isolate in the same
-// runtime. It boots the agent with the dispatcher's own LocalRuntime (stored bundle from R2,
-// platform harness and modules, isolate cached under the same stable id) and sends the same run
-// request the dispatcher builds — but does no auth, no quota admission, no D1 lookup, no run
-// record and no result write, and hands the isolate's answer back untouched (reading it into a run
-// is platform work). Route: POST /<tenantId>/<agent>/<version>/<sha256>, body {"input": …}.
+// The benchmark's baselines, two routes of one Worker in the same runtime as the dispatcher.
 //
-// A second route, POST /records/<tenantId>/<agent>/…, adds exactly the dispatcher's durable
-// record-keeping around the same invocation — the run record and its version (startRun), the
-// event log, the output in R2, the closing batch with the ledger row (executeRun) — and nothing
-// else: no auth, no validation, no routing, no admission. The gap between it and the dispatcher
-// is the dispatcher's own logic; the gap between it and the plain pass-through is the cost of
-// the writes (which, locally, includes the D1 and R2 simulators running in the same process).
-import { WorkerEntrypoint } from "cloudflare:workers";
+// POST /<tenantId>/<agent>/<version>/<sha256>, body {"input": …} — the bare pass-through: the
+// cheapest honest way to hand a run to a tenant isolate. It boots the agent with the dispatcher's
+// own LocalRuntime (stored bundle from R2, platform harness and modules, isolate cached under the
+// same stable id) and sends the same run request the dispatcher builds — but does no auth, no
+// admission, no run record and no result write, and hands the isolate's answer back untouched.
+//
+// POST /floor/<tenantId>/<agent>/<version>/<sha256> — the durability floor: the same invocation
+// plus exactly the durable writes any run must make, and nothing else: one Durable Object SQLite
+// write when the run starts and one when it ends (in one of the tenant's FloorRun objects, chosen by
+// run id exactly as the dispatcher chooses a RunObject, so objects are reused as the dispatcher's
+// are), and one R2 put of the output under tenants/<tenant>/results/<runId>/output.json.
+// No auth, validation, admission, event log, usage or ledger. The gap between the dispatcher and
+// the floor is what the platform adds beyond the writes it cannot avoid.
+import { DurableObject, WorkerEntrypoint } from "cloudflare:workers";
 import type { DispatcherEnv } from "../core/env";
-import { bundleKey } from "../core/scripts/bundle";
-import { RUN_HEADER } from "../core/scripts/harness";
-import { runView } from "../core/runs/record";
-import { executeRun, startRun } from "../dispatcher/src/runs/execute";
-import { LocalRuntime, type RuntimeExports } from "../dispatcher/src/runtime/local";
 import { newId } from "../core/ids";
+import { bundleKey } from "../core/scripts/bundle";
+import { RUN_HEADER, type HarnessFrame } from "../core/scripts/harness";
+import { resultKey } from "../core/storage/keys";
+import { LocalRuntime, type RuntimeExports } from "../dispatcher/src/runtime/local";
+import { runObjectName } from "../dispatcher/src/runs/shards";
 
 interface Env {
   LOADER: WorkerLoader;
   BUCKET: R2Bucket;
   DB: D1Database;
+  FLOOR: DurableObjectNamespace<FloorRun>;
   SECRETS_KEY: string;
 }
 
 /**
  * Stands in for every platform entrypoint the runtime hands the isolate (storage, model, egress…):
- * the benchmark agent calls none of them, and the baseline must not pay for what they would do.
+ * the benchmark agent calls none of them, and the baselines must not pay for what they would do.
  */
 export class Unused extends WorkerEntrypoint {
   override async fetch(): Promise<Response> {
@@ -37,15 +40,43 @@ export class Unused extends WorkerEntrypoint {
   }
 }
 
+/** One run's durable record, reduced to what must be durable: started, then ended. */
+export class FloorRun extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS run (id TEXT PRIMARY KEY, status TEXT NOT NULL, started_at INTEGER NOT NULL, finished_at INTEGER)");
+  }
+
+  /** One SQLite write; the answer leaves only once it is durable (the object's output gate). */
+  async start(id: string, at: number): Promise<void> {
+    this.ctx.storage.sql.exec("INSERT INTO run (id, status, started_at) VALUES (?, 'running', ?)", id, at);
+  }
+
+  async end(id: string, status: string, at: number): Promise<void> {
+    this.ctx.storage.sql.exec("UPDATE run SET status = ?, finished_at = ? WHERE id = ?", status, at, id);
+  }
+}
+
+/** The harness's output frame (the last line of its newline-delimited answer). */
+function outputOf(text: string): string | null {
+  for (const line of text.split("\n").reverse()) {
+    if (!line) continue;
+    const frame = JSON.parse(line) as HarnessFrame;
+    if (frame.type === "output") return frame.text;
+    if (frame.type === "error") return null;
+  }
+  return null;
+}
+
 export default {
   async fetch(request, env, ctx) {
     const parts = new URL(request.url).pathname.split("/");
-    const records = parts[1] === "records";
-    const [, tenantId = "", agent = "", version = "", sha256 = ""] = records ? parts.slice(1) : parts;
+    const floor = parts[1] === "floor";
+    const [, tenantId = "", agent = "", version = "", sha256 = ""] = floor ? parts.slice(1) : parts;
     const { input } = await request.json<{ input: unknown }>();
-    const runId = crypto.randomUUID();
+    const runId = floor ? newId("run") : crypto.randomUUID();
     // Whatever binding the runtime asks for (TenantStorage, TenantLlm, TenantEgress, …) gets the
-    // stub, so the baseline keeps working as the dispatcher gains bindings.
+    // stub, so the baselines keep working as the dispatcher gains bindings.
     const unused = (ctx as unknown as { exports: { Unused(options: { props: unknown }): Fetcher } }).exports.Unused;
     const exports = new Proxy({}, { get: () => unused }) as RuntimeExports;
     const runtime = new LocalRuntime(env as unknown as DispatcherEnv, exports);
@@ -58,13 +89,6 @@ export default {
       scriptName: null,
       secretsRev: 0,
     };
-    if (records) {
-      const id = newId("run");
-      const recorded = await startRun(env.DB, { id, tenantId, agent, endUser: null });
-      if (!recorded) return new Response("no such agent", { status: 404 });
-      const { run, output } = await executeRun(env as unknown as DispatcherEnv, runtime, recorded, id, input, {});
-      return Response.json({ ...runView(run), output });
-    }
     // The same request the dispatcher sends (dispatcher/src/runs/execute.ts).
     const run = new Request("https://agent.isoplane.internal/run", {
       method: "POST",
@@ -74,6 +98,20 @@ export default {
       },
       body: JSON.stringify({ runId, input }),
     });
-    return runtime.fetch(target, { request: run, runId, limits: {} });
+    if (!floor) return runtime.fetch(target, { request: run, runId, limits: {} });
+
+    const record = env.FLOOR.get(env.FLOOR.idFromName(runObjectName(tenantId, runId)));
+    await record.start(runId, Date.now());
+    const answer = await runtime.fetch(target, { request: run, runId, limits: {} });
+    const output = outputOf(await answer.text());
+    if (output === null) {
+      await record.end(runId, "failed", Date.now());
+      return Response.json({ id: runId, status: "failed" }, { status: 500 });
+    }
+    await env.BUCKET.put(resultKey(tenantId, runId, ["output.json"]), output, { httpMetadata: { contentType: "application/json" } });
+    await record.end(runId, "succeeded", Date.now());
+    return new Response(`{"id":${JSON.stringify(runId)},"status":"succeeded","output":${output || "null"}}`, {
+      headers: { "content-type": "application/json" },
+    });
   },
 } satisfies ExportedHandler<Env>;

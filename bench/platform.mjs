@@ -5,18 +5,21 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { extname, join } from "node:path";
+import { basename, extname, join } from "node:path";
 import { build } from "esbuild";
-import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from "wrangler";
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig, unstable_splitSqlQuery } from "wrangler";
 
 // Miniflare from wrangler's own dependency tree, so the runtime is the one `wrangler dev` uses.
 const requireFromWrangler = createRequire(createRequire(import.meta.url).resolve("wrangler"));
 const { Miniflare, Log, LogLevel, convertV4MiniflareOptions } = await import(requireFromWrangler.resolve("miniflare"));
 const requireFromMiniflare = createRequire(requireFromWrangler.resolve("miniflare"));
 
-export const DISPATCHER = "dispatcher";
-export const CONTROL_PLANE = "control-plane";
 export const PASSTHROUGH = "passthrough";
+/**
+ * The dispatcher's entry for the benchmark: dispatcher/src/index.ts with its D1 calls counted
+ * (bench/counted-dispatcher.ts), bundled with the dispatcher's own wrangler.toml.
+ */
+export const COUNTED_DISPATCHER_ENTRY = "bench/counted-dispatcher.ts";
 const HOST = "127.0.0.1";
 
 /** Versions of the pieces that run the benchmark. */
@@ -31,36 +34,50 @@ export function toolVersions(root) {
   };
 }
 
-/** Bundles a Worker exactly as a deploy would (same esbuild settings, nodejs_compat polyfills). */
-function wranglerBundle(root, config, outdir) {
+/**
+ * Bundles a Worker exactly as a deploy would (same esbuild settings, nodejs_compat polyfills);
+ * `entry` replaces the config's `main` (the config still gives bindings and build settings).
+ */
+function wranglerBundle(root, config, outdir, entry) {
   const wrangler = join(root, "node_modules", ".bin", "wrangler");
   // --env "": the top-level (local) configuration, which is what the benchmark runs, not [env.*].
-  const result = spawnSync(wrangler, ["deploy", "--dry-run", "--env", "", "--config", config, "--outdir", outdir], {
+  const args = ["deploy", "--dry-run", "--env", "", "--config", config, "--outdir", outdir, ...(entry ? [entry] : [])];
+  const result = spawnSync(wrangler, args, {
     cwd: root,
     encoding: "utf8",
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1", FORCE_COLOR: "0" },
   });
   if (result.status !== 0) {
-    throw new Error(`wrangler deploy --dry-run --config ${config} failed:\n${result.stdout}\n${result.stderr}`);
+    throw new Error(`wrangler ${args.join(" ")} failed:\n${result.stdout}\n${result.stderr}`);
   }
-  return bundleModules(outdir);
+  // wrangler names the bundle after the entry: index.js for the config's main, <entry>.js otherwise.
+  return bundleModules(outdir, entry ? `${basename(entry, extname(entry))}.js` : "index.js");
 }
 
 const MODULE_TYPES = { ".js": "ESModule", ".mjs": "ESModule", ".wasm": "CompiledWasm", ".txt": "Text", ".html": "Text", ".sql": "Text", ".bin": "Data" };
 
 /** Every module wrangler wrote, the entry first (a bundle may come with wasm or text modules). */
-function bundleModules(outdir) {
+function bundleModules(outdir, main = "index.js") {
   const files = readdirSync(outdir, { recursive: true }).filter((f) => MODULE_TYPES[extname(f)] !== undefined);
-  if (!files.includes("index.js")) throw new Error(`no index.js in ${outdir}`);
-  const ordered = ["index.js", ...files.filter((f) => f !== "index.js")];
+  if (!files.includes(main)) throw new Error(`no ${main} in ${outdir}`);
+  const ordered = [main, ...files.filter((f) => f !== main)];
   return { modulesRoot: outdir, modules: ordered.map((f) => ({ type: MODULE_TYPES[extname(f)], path: join(outdir, f) })) };
+}
+
+/** The Worker's name in its wrangler.toml (other Workers' bindings name it: Durable Objects' script_name). */
+function workerName(root, config) {
+  const { name } = unstable_readConfig({ config: join(root, config) });
+  if (!name) throw new Error(`${config} has no name`);
+  return name;
 }
 
 /**
  * Miniflare options for one Worker, read from its wrangler.toml (bindings, compatibility settings,
- * Durable Objects, Worker Loader…), so the benchmark follows the config as it changes.
+ * Durable Objects, queue producers and consumers, Worker Loader…), so the benchmark follows the
+ * config as it changes. The Worker keeps its configured name, so cross-Worker bindings resolve.
  */
-function workerFromConfig(root, name, config, bundle, bindings) {
+function workerFromConfig(root, config, bundle, bindings) {
+  const name = workerName(root, config);
   const { workerOptions, externalWorkers } = unstable_getMiniflareWorkerOptions(join(root, config), undefined);
   if (externalWorkers.length > 0) throw new Error(`${config}: external workers are not supported by the benchmark`);
   // modulesRules only matter when Miniflare finds modules itself; the bundle lists them all.
@@ -95,8 +112,8 @@ function migrationStatements(root) {
  * database and R2 bucket, and applies the migrations.
  */
 export async function startPlatform({ root, workdir, adminToken }) {
-  const dispatcherBundle = wranglerBundle(root, "wrangler.toml", join(workdir, DISPATCHER));
-  const controlPlaneBundle = wranglerBundle(root, "control-plane/wrangler.toml", join(workdir, CONTROL_PLANE));
+  const dispatcherBundle = wranglerBundle(root, "wrangler.toml", join(workdir, "dispatcher"), COUNTED_DISPATCHER_ENTRY);
+  const controlPlaneBundle = wranglerBundle(root, "control-plane/wrangler.toml", join(workdir, "control-plane"));
   const passthroughScript = join(workdir, PASSTHROUGH, "index.js");
   await build({
     entryPoints: [join(root, "bench", "passthrough.ts")],
@@ -112,15 +129,21 @@ export async function startPlatform({ root, workdir, adminToken }) {
   });
 
   const secretsKey = randomBytes(32).toString("base64");
-  const dispatcher = workerFromConfig(root, DISPATCHER, "wrangler.toml", dispatcherBundle, {
+  const dispatcher = workerFromConfig(root, "wrangler.toml", dispatcherBundle, {
     SECRETS_KEY: secretsKey,
     LLM_PROVIDER: "builtin",
   });
-  const controlPlane = workerFromConfig(root, CONTROL_PLANE, "control-plane/wrangler.toml", controlPlaneBundle, {
+  const controlPlane = workerFromConfig(root, "control-plane/wrangler.toml", controlPlaneBundle, {
     ADMIN_TOKEN: adminToken,
     SECRETS_KEY: secretsKey,
   });
   if (!dispatcher.workerLoaders?.LOADER) throw new Error("wrangler.toml has no [[worker_loaders]] LOADER binding");
+  // The ledger and runs queues must be produced and consumed in this process (the run index and
+  // usage reach D1 only through the ledger consumer).
+  const consumed = Object.keys(dispatcher.queueConsumers ?? {});
+  for (const { queueName } of Object.values(dispatcher.queueProducers ?? {})) {
+    if (!consumed.includes(queueName)) throw new Error(`wrangler.toml: queue ${queueName} is produced but not consumed by the dispatcher`);
+  }
   const passthrough = {
     name: PASSTHROUGH,
     ...bundleModules(join(workdir, PASSTHROUGH)),
@@ -130,6 +153,8 @@ export async function startPlatform({ root, workdir, adminToken }) {
     workerLoaders: { LOADER: dispatcher.workerLoaders.LOADER },
     r2Buckets: { BUCKET: dispatcher.r2Buckets.BUCKET },
     d1Databases: { DB: dispatcher.d1Databases.DB },
+    // The durability floor's per-run record (bench/passthrough.ts).
+    durableObjects: { FLOOR: { className: "FloorRun", useSQLite: true } },
     bindings: { SECRETS_KEY: secretsKey },
     unsafeDirectSockets: [{ host: HOST, port: 0 }],
   };
@@ -150,13 +175,17 @@ export async function startPlatform({ root, workdir, adminToken }) {
   );
   await mf.ready;
 
-  const db = await mf.getD1Database("DB", CONTROL_PLANE);
+  // From Node, outside the Workers: neither applying the schema nor the benchmark's own checks are
+  // counted by the dispatcher's D1 counters.
+  const db = await mf.getD1Database("DB", controlPlane.name);
   await db.batch(migrationStatements(root).map((sql) => db.prepare(sql)));
 
   const url = async (name) => (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
   return {
     mf,
-    urls: { dispatcher: await url(DISPATCHER), controlPlane: await url(CONTROL_PLANE), passthrough: await url(PASSTHROUGH) },
+    db,
+    queues: { producers: dispatcher.queueProducers ?? {}, consumers: dispatcher.queueConsumers ?? {} },
+    urls: { dispatcher: await url(dispatcher.name), controlPlane: await url(controlPlane.name), passthrough: await url(PASSTHROUGH) },
   };
 }
 
