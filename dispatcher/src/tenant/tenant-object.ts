@@ -4,7 +4,7 @@ import type { DispatcherEnv } from "../../../core/env";
 import type { ProblemSlug } from "../../../core/http/problem";
 import { DEFAULT_RETENTION_DAYS, parseQuotas, type QuotaName } from "../../../core/quotas";
 import { admit, emptyState, monthOf, nextMonthStart, release, REFUSAL_SLUG, type Limits, type QuotaState } from "../quota/rules";
-import { LEASE_MARGIN_MS } from "../runs/lease";
+import { leaseFor, runTimeoutMs } from "../runs/lease";
 import type { RunPolicy } from "../runs/state";
 import { runStub } from "../runs/stubs";
 import type { AgentTarget } from "../runtime/types";
@@ -193,7 +193,7 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
     const runLimits = { ...admissionLimits(config.quotas), requestsPerMinute: null };
     const refused =
       spendRefusal ??
-      (req.mode === "async" ? null : this.decide(admit(this.quota, runLimits, now, { id: req.runId, leaseMs: req.timeoutMs + LEASE_MARGIN_MS })));
+      (req.mode === "async" ? null : this.decide(admit(this.quota, runLimits, now, leaseFor(req.runId, req.timeoutMs))));
     if (!refused && req.idempotency) {
       this.ctx.storage.sql.exec("INSERT INTO idem (key, hash, run_id, mode, created_at) VALUES (?, ?, ?, ?, ?)", req.idempotency.key, req.idempotency.hash, req.runId, req.mode, now);
     }
@@ -261,10 +261,9 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
     if (!this.ctx.storage.sql.exec("SELECT 1 FROM lane WHERE run_id = ?", runId).toArray().length) {
       return { kind: "refused", slug: "conflict", detail: "The run is no longer waiting in its lane." };
     }
-    const timeoutMs = Number(this.env.RUN_TIMEOUT_MS) > 0 ? Number(this.env.RUN_TIMEOUT_MS) : 300_000;
     const refused =
       spendRefusal ??
-      this.decide(admit(this.quota, { ...admissionLimits(config.quotas), requestsPerMinute: null }, now, { id: runId, leaseMs: timeoutMs + LEASE_MARGIN_MS }));
+      this.decide(admit(this.quota, { ...admissionLimits(config.quotas), requestsPerMinute: null }, now, leaseFor(runId, runTimeoutMs(this.env))));
     await this.ctx.storage.put("quota", this.quota);
     if (refused?.slug === "quota-concurrent-runs") {
       this.ctx.storage.sql.exec("UPDATE lane SET dispatched_at = NULL WHERE run_id = ?", runId);
