@@ -203,10 +203,6 @@ describe("late charges and the tenant's counters", () => {
   });
 });
 
-describe("bindings trust the run id tenant code passes", () => {
-
-});
-
 describe("the event log's byte bound", () => {
   it("the 8 MiB bound counts bytes: a log of multi-byte text stores no more than 8 MiB", async () => {
     const t = await newTenant();

@@ -1,5 +1,5 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
-import { serveOpenApi } from "../../core/http/openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { describe, serveOpenApi } from "../../core/http/openapi";
 import { onError, onNotFound } from "../../core/http/problem";
 import type { ControlPlaneApp } from "./context";
 import type { Publisher } from "./publisher/types";
@@ -36,6 +36,18 @@ export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Pu
   describeSecrets(app);
   describeAuth(app);
   describeBilling(app);
+  describe(
+    app,
+    createRoute({
+      method: "get",
+      path: "/healthz",
+      summary: "Ready: the control plane reaches the dispatcher's Durable Objects",
+      responses: {
+        200: { description: "Ready", content: { "application/json": { schema: z.object({ ok: z.literal(true) }) } } },
+        503: { description: "The dispatcher's objects cannot be reached", content: { "application/json": { schema: z.object({ ok: z.literal(false), detail: z.string() }) } } },
+      },
+    }),
+  );
   serveOpenApi(app, "Isoplane control plane", "Tenants, keys, quotas and audit (admin token); agents, versions and secrets (tenant keys).");
   return app;
 }
