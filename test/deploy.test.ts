@@ -409,7 +409,7 @@ Current Version ID: 0b7c7f3e-5d1a-4a0e-9d55-0a1c2b3d4e5f`;
  * A fake wrangler over an account's state: answers list commands as wrangler prints them,
  * creates what it is asked to, and records every call (arguments and stdin).
  */
-function fakeWrangler(state: { d1: { uuid: string; name: string }[]; buckets: string[]; namespaces: string[]; queues: string[] }, fail?: (args: string[]) => boolean) {
+function fakeWrangler(state: { d1: { uuid: string; name: string }[]; buckets: string[]; namespaces: string[]; queues: string[]; lifecycle?: string[] }, fail?: (args: string[]) => boolean) {
   const calls: { args: string[]; input?: string }[] = [];
   const written: Partial<Record<WorkerKey, Obj>> = {};
   const ok = (stdout = ""): WranglerResult => ({ code: 0, stdout, stderr: "" });
@@ -424,6 +424,8 @@ function fakeWrangler(state: { d1: { uuid: string; name: string }[]; buckets: st
         state.d1.push({ uuid: D1_ID, name: c! });
         return ok(`✅ Successfully created DB '${c}'`);
       }
+      if (a === "r2" && c === "lifecycle" && args[3] === "list") return ok(state.lifecycle?.includes(args[4]!) ? "name: isoplane-run-logs\nprefix: runs/" : "No lifecycle rules");
+      if (a === "r2" && c === "lifecycle" && args[3] === "add") return (state.lifecycle ??= []).push(args[4]!), ok();
       if (a === "r2" && c === "list") return ok(`Listing buckets...\n${state.buckets.map((n) => `name:           ${n}\ncreation_date:  2026-11-20T10:00:00.000Z`).join("\n\n")}`);
       if (a === "r2" && c === "create") return state.buckets.push(args[3]!), ok();
       if (a === "dispatch-namespace" && b === "list") return ok(`[\n${state.namespaces.map((n) => `  { namespace_id: 'x', namespace_name: '${n}' }`).join(",\n")}\n]`);
@@ -465,6 +467,8 @@ describe("npm run deploy: the wrangler commands it runs", () => {
       "d1 list --json",
       "r2 bucket list",
       "r2 bucket create isoplane",
+      "r2 bucket lifecycle list isoplane",
+      "r2 bucket lifecycle add isoplane isoplane-run-logs runs/ --expire-days 3660 --force",
       "dispatch-namespace list",
       "dispatch-namespace create isoplane",
       "queues list --page 1",
@@ -496,6 +500,7 @@ describe("npm run deploy: the wrangler commands it runs", () => {
     expect(result.created).toEqual([
       "D1 database isoplane",
       "R2 bucket isoplane",
+      "R2 lifecycle rule isoplane-run-logs",
       "dispatch namespace isoplane",
       "queue isoplane-runs",
       "queue isoplane-ledger",
@@ -508,7 +513,7 @@ describe("npm run deploy: the wrangler commands it runs", () => {
   });
 
   it("run again, it creates nothing: every resource is found first", async () => {
-    const state = { d1: [{ uuid: D1_ID, name: "isoplane" }], buckets: ["isoplane"], namespaces: ["isoplane"], queues: ["isoplane-runs", "isoplane-ledger", "isoplane-metering", "isoplane-metering-dlq"] };
+    const state = { d1: [{ uuid: D1_ID, name: "isoplane" }], buckets: ["isoplane"], namespaces: ["isoplane"], queues: ["isoplane-runs", "isoplane-ledger", "isoplane-metering", "isoplane-metering-dlq"], lifecycle: ["isoplane"] };
     const { runner, calls } = fakeWrangler(state);
     const result = await deploy(deployInput({ tail: [], outbound: [], dispatcher: [], controlPlane: [] }), runner);
     expect(result.created).toEqual([]);
@@ -516,6 +521,7 @@ describe("npm run deploy: the wrangler commands it runs", () => {
       "whoami --json",
       "d1 list --json",
       "r2 bucket list",
+      "r2 bucket lifecycle",
       "dispatch-namespace list",
       "queues list --page",
       "queues list --page",

@@ -122,6 +122,10 @@ async function must(runner: Runner, args: string[], options?: { input?: string }
   return result;
 }
 
+/** The R2 lifecycle rule that expires archived run logs (`runs/…`) the runs' objects did not delete. */
+export const RUN_LOGS_RULE = "isoplane-run-logs";
+export const RUN_LOGS_EXPIRE_DAYS = 3660;
+
 /**
  * The whole deploy: checks the credentials; finds or creates the D1 database, R2 bucket,
  * dispatch namespace and queues; renders the configs with the database's id; applies the D1
@@ -157,6 +161,15 @@ export async function deploy(input: DeployInput, runner: Runner): Promise<Deploy
     runner.log(`Creating R2 bucket ${wanted.r2}…`);
     await must(runner, ["r2", "bucket", "create", wanted.r2, ...(config.r2.location ? ["--location", config.r2.location] : [])]);
     created.push(`R2 bucket ${wanted.r2}`);
+  }
+
+  // Run logs are deleted by their runs' objects after each tenant's retention; the bucket's
+  // lifecycle rule is the backstop, a year past the longest retention (3,650 days).
+  const rules = await must(runner, ["r2", "bucket", "lifecycle", "list", wanted.r2]);
+  if (!rules.stdout.includes(RUN_LOGS_RULE)) {
+    runner.log(`Adding the lifecycle rule ${RUN_LOGS_RULE} (runs/, ${RUN_LOGS_EXPIRE_DAYS} days) to ${wanted.r2}…`);
+    await must(runner, ["r2", "bucket", "lifecycle", "add", wanted.r2, RUN_LOGS_RULE, "runs/", "--expire-days", String(RUN_LOGS_EXPIRE_DAYS), "--force"]);
+    created.push(`R2 lifecycle rule ${RUN_LOGS_RULE}`);
   }
 
   const namespaces = parseNamespaceList((await must(runner, ["dispatch-namespace", "list"])).stdout);
