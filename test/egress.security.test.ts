@@ -75,9 +75,22 @@ describe("egress policy through a real run", () => {
     const t = await newTenant();
     await cp(`/admin/tenants/${t.id}`, patch({ egressAllow: ["api.example.test"], quotas: { subrequestsPerRun: 2 } }));
     await upload(t, "fetcher", FETCHER);
-    const result = await run(t, "fetcher", { urls: Array(3).fill("https://api.example.test/x") });
-    expect((result.output as Outcome[]).map((o) => o.status)).toEqual([200, 200, 403]);
+    const result = await run(t, "fetcher", { urls: Array(5).fill("https://api.example.test/x") });
+    expect((result.output as Outcome[]).map((o) => o.status)).toEqual([200, 200, 403, 403, 403]);
     expect(((result.output as Outcome[])[2]!.body as { reason: string }).reason).toMatch(/used its 2 subrequests/);
+    // Only requests let through are counted (and billed).
+    expect(result.usage.subrequests).toBe(2);
+  });
+
+  it("platform-written events are bounded per run: past 100 denials only a marker", async () => {
+    const t = await newTenant();
+    await upload(t, "fetcher", FETCHER);
+    const result = await run(t, "fetcher", { urls: Array(130).fill("https://denied.example.test/") });
+    expect(result.status).toBe("succeeded");
+    const log = await runEvents(t, result.id);
+    expect(log.filter((e) => e.type === "egress.denied")).toHaveLength(100);
+    expect(log.filter((e) => e.type === "events.suppressed")).toEqual([expect.objectContaining({ data: { after: 100, type: "egress.denied" } })]);
+    expect(log.at(-1)!.type).toBe("run.completed");
   });
 
   it("a tenant with no allowlist reaches nothing; non-http schemes never work", async () => {

@@ -123,3 +123,15 @@ describe("quotas: exact under concurrency", () => {
     await expectProblem(await dp("/v1/agents/agent/runs", json({ input: 1 }, bearer(t.key))), 429, "quota-runs-per-month");
   });
 });
+
+describe("llmCallsPerRun", () => {
+  it("refuses the model call past the run's limit; the run decides what to do with the error", async () => {
+    const t = await newTenant();
+    await upload(t, "caller", `export default { async fetch(request, env) { const out = []; for (let i = 0; i < 4; i++) { try { await env.LLM.chat({ messages: [{ role: "user", content: "hi" }] }); out.push("ok"); } catch (err) { out.push(err.message); } } return Response.json(out); } };`);
+    await cp(`/admin/tenants/${t.id}`, patch({ quotas: { llmCallsPerRun: 2 } }));
+    const result = await run(t, "caller");
+    expect(result.output).toEqual(["ok", "ok", "LLM: the run has used its 2 model calls (llmCallsPerRun)", "LLM: the run has used its 2 model calls (llmCallsPerRun)"]);
+    expect(result.usage.llmCalls).toBe(2);
+    await expectProblem(await cp(`/admin/tenants/${t.id}`, patch({ quotas: { llmCallsPerRun: -1 } })), 400, "invalid-request");
+  });
+});
