@@ -98,6 +98,88 @@ describe("400: malformed JSON and invalid names", () => {
   });
 });
 
+/** A key of exactly `bytes` UTF-8 bytes, in segments of at most 200 bytes. */
+function keyOf(bytes: number, unit = "k"): string {
+  const unitBytes = new TextEncoder().encode(unit).byteLength;
+  const segments: string[] = [];
+  let left = bytes;
+  while (left > 0) {
+    const size = Math.min(200, left);
+    left -= size + (left - size > 0 ? 1 : 0);
+    const n = Math.floor(size / unitBytes);
+    segments.push(unit.repeat(n) + "x".repeat(size - n * unitBytes));
+  }
+  const key = segments.join("/");
+  expect(new TextEncoder().encode(key).byteLength).toBe(bytes);
+  return key;
+}
+
+/** A run that puts `input.key` through env.STORAGE, then reads and lists it back. */
+const STORES_KEY = `export default {
+  async fetch(request, env) {
+    const { input } = await request.json();
+    try {
+      await env.STORAGE.put(input.key, "v");
+      return Response.json({ read: await env.STORAGE.get(input.key), listed: (await env.STORAGE.list(input.key)).length });
+    } catch (err) {
+      return Response.json({ name: err.name, message: err.message });
+    }
+  },
+};`;
+
+describe("400: key limits count the full stored key", () => {
+  const CONTEXT_DETAIL = (n: number) =>
+    `The key is ${n} bytes; context keys may be at most 983 bytes: R2 allows 1024 bytes for the whole stored key, tenants/<tenantId>/context/<key>.`;
+
+  it("a context key may be 983 bytes (R2's 1,024 less tenants/<tenantId>/context/); longer is invalid-key on PUT, GET and DELETE", async () => {
+    const t = await newTenant();
+    for (const unit of ["k", "é", "😀"]) {
+      const longest = keyOf(983, unit);
+      const stored = await dp(`/v1/context/${encodeURI(longest)}`, { method: "PUT", headers: bearer(t.key), body: "fits" });
+      expect(stored.status, await stored.clone().text()).toBe(200);
+      expect((await stored.json<{ key: string }>()).key).toBe(longest);
+      const read = await dp(`/v1/context/${encodeURI(longest)}`, { headers: bearer(t.key) });
+      expect(await read.text()).toBe("fits");
+      const listed = await dp(`/v1/context?prefix=${encodeURIComponent(longest)}`, { headers: bearer(t.key) });
+      expect((await listed.json<{ objects: { key: string }[] }>()).objects.map((o) => o.key)).toEqual([longest]);
+      expect((await dp(`/v1/context/${encodeURI(longest)}`, { method: "DELETE", headers: bearer(t.key) })).status).toBe(204);
+    }
+    for (const bytes of [984, 990, 1024, 1025]) {
+      const path = `/v1/context/${encodeURI(keyOf(bytes))}`;
+      for (const init of [{ method: "PUT", body: "x" }, { method: "GET" }, { method: "DELETE" }]) {
+        const problem = await expectProblem(await dp(path, { ...init, headers: bearer(t.key) }), 400, "invalid-key");
+        expect(problem.detail).toBe(CONTEXT_DETAIL(bytes));
+        expect(problem.maxKeyBytes).toBe(983);
+      }
+    }
+    const prefix = await expectProblem(await dp(`/v1/context?prefix=${"p".repeat(984)}`, { headers: bearer(t.key) }), 400, "invalid-key");
+    expect(prefix.detail).toMatch(/^The prefix is 984 bytes; context keys may be at most 983 bytes/);
+  });
+
+  it("env.STORAGE takes keys of up to 991 bytes (after tenants/<tenantId>/) and throws the same clear TypeError beyond, never R2's", async () => {
+    const t = await newTenant();
+    await upload(t, "stores", STORES_KEY);
+    const fits = await run(t, "stores", { key: `context/${keyOf(983)}` });
+    expect(fits.output).toEqual({ read: "v", listed: 1 });
+    // The same object through the HTTP API.
+    expect((await dp(`/v1/context/${keyOf(983)}`, { headers: bearer(t.key) })).status).toBe(200);
+    for (const bytes of [992, 995, 1024]) {
+      const refused = await run(t, "stores", { key: `context/${keyOf(bytes - 8)}` });
+      expect(refused.output).toEqual({
+        name: "TypeError",
+        message:
+          `STORAGE: The key is ${bytes} bytes; STORAGE keys may be at most 991 bytes (so at most 983 bytes after context/ and 958 after results/<runId>/): ` +
+          "R2 allows 1024 bytes for the whole stored key, tenants/<tenantId>/<key>.",
+      });
+      expect(JSON.stringify(refused.output)).not.toContain("10020");
+    }
+    const results = await run(t, "stores", { key: `results/run_01jd0000000000000000/${keyOf(958)}` });
+    expect(results.output).toEqual({ read: "v", listed: 1 });
+    const tooLong = await run(t, "stores", { key: `results/run_01jd0000000000000000/${keyOf(959)}` });
+    expect((tooLong.output as { message: string }).message).toMatch(/^STORAGE: The key is 992 bytes; STORAGE keys may be at most 991 bytes/);
+  });
+});
+
 describe("413 and 415 on script upload", () => {
   it("a script over the size limit is refused, with or without Content-Length", async () => {
     const t = await newTenant();

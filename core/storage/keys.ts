@@ -5,8 +5,39 @@ import { ProblemError } from "../http/problem";
  * a key that would need normalising is refused instead, so no input can leave its prefix.
  */
 export const MAX_SEGMENT_BYTES = 256;
-export const MAX_KEY_BYTES = 1024;
+/** R2's limit, which counts the whole stored key — the platform's prefix included. */
+export const MAX_STORED_KEY_BYTES = 1024;
 const encoder = new TextEncoder();
+
+/** `tenants/` + a tenant id (`ten_` + 20 characters: every id has this length) + `/`. */
+const TENANT_PREFIX_BYTES = "tenants/".length + 24 + 1;
+const RUN_ID_BYTES = 24;
+
+/**
+ * Where a tenant's keys live, and so how much of R2's 1,024 bytes is left for the part the tenant
+ * chooses: `tenant` is what `env.STORAGE` takes (relative to `tenants/<tenantId>/`), `context` what
+ * `/v1/context/{key}` takes, `results` a name under a run's results.
+ */
+export const KEY_AREAS = {
+  tenant: { what: "STORAGE keys", stored: "tenants/<tenantId>/<key>", prefixBytes: TENANT_PREFIX_BYTES },
+  context: { what: "context keys", stored: "tenants/<tenantId>/context/<key>", prefixBytes: TENANT_PREFIX_BYTES + "context/".length },
+  results: { what: "result names", stored: "tenants/<tenantId>/results/<runId>/<name>", prefixBytes: TENANT_PREFIX_BYTES + "results/".length + RUN_ID_BYTES + 1 },
+} as const;
+export type KeyArea = keyof typeof KEY_AREAS;
+
+/** The longest key (UTF-8 bytes) a tenant may use in `area`: R2's limit less the platform's prefix. */
+export const maxKeyBytes = (area: KeyArea): number => MAX_STORED_KEY_BYTES - KEY_AREAS[area].prefixBytes;
+
+/** The precise refusal of a key (or prefix) too long for its area. */
+export function keyTooLong(area: KeyArea, bytes: number, noun = "key"): ProblemError {
+  const { what, stored } = KEY_AREAS[area];
+  const hint = area === "tenant" ? ` (so at most ${maxKeyBytes("context")} bytes after context/ and ${maxKeyBytes("results")} after results/<runId>/)` : "";
+  return new ProblemError(
+    "invalid-key",
+    `The ${noun} is ${bytes} bytes; ${what} may be at most ${maxKeyBytes(area)} bytes${hint}: R2 allows ${MAX_STORED_KEY_BYTES} bytes for the whole stored key, ${stored}.`,
+    { extra: { maxKeyBytes: maxKeyBytes(area) } },
+  );
+}
 
 /** Why a segment is refused, or null when it is fine. */
 export function segmentProblem(segment: string): string | null {
@@ -19,16 +50,19 @@ export function segmentProblem(segment: string): string | null {
   return null;
 }
 
-/** Splits a relative key (`a/b/c.txt`) into checked segments; throws a 400 `invalid-key` problem. */
-export function parseRelativeKey(key: string): string[] {
-  return checkSegments(key.split("/"));
+/**
+ * Splits a relative key (`a/b/c.txt`) into checked segments; throws a 400 `invalid-key` problem.
+ * `area` says what the key is relative to (by default the tenant's prefix, as `env.STORAGE` takes it).
+ */
+export function parseRelativeKey(key: string, area: KeyArea = "tenant"): string[] {
+  return checkSegments(key.split("/"), area);
 }
 
 /**
  * Splits a URL path tail into decoded segments. Each segment is decoded on its own, so an
  * encoded slash (`%2F`) or dot-segment (`%2E%2E`) is seen — and refused — as what it is.
  */
-export function parsePathKey(rawPathTail: string): string[] {
+export function parsePathKey(rawPathTail: string, area: KeyArea = "context"): string[] {
   return checkSegments(
     rawPathTail.split("/").map((s) => {
       try {
@@ -37,14 +71,14 @@ export function parsePathKey(rawPathTail: string): string[] {
         throw new ProblemError("invalid-key", "The key is not valid percent-encoded UTF-8.");
       }
     }),
+    area,
   );
 }
 
-function checkSegments(segments: string[]): string[] {
+function checkSegments(segments: string[], area: KeyArea): string[] {
   const joined = segments.join("/");
-  if (encoder.encode(joined).byteLength > MAX_KEY_BYTES) {
-    throw new ProblemError("invalid-key", `The key is longer than ${MAX_KEY_BYTES} bytes.`);
-  }
+  const bytes = encoder.encode(joined).byteLength;
+  if (bytes > maxKeyBytes(area)) throw keyTooLong(area, bytes);
   for (const segment of segments) {
     const problem = segmentProblem(segment);
     if (problem) throw new ProblemError("invalid-key", `The key "${truncate(joined)}" has an invalid ${problem}.`);
@@ -62,9 +96,15 @@ export function tenantPrefix(tenantId: string): string {
   return `tenants/${tenantId}/`;
 }
 
-/** A key under the tenant's prefix, from already-validated segments. */
+/**
+ * A key under the tenant's prefix, from already-validated segments. Whatever built the segments,
+ * a stored key over R2's limit is refused here too, so R2 never sees one.
+ */
 export function tenantKey(tenantId: string, segments: readonly string[]): string {
-  return tenantPrefix(tenantId) + segments.join("/");
+  const key = tenantPrefix(tenantId) + segments.join("/");
+  const bytes = encoder.encode(key).byteLength;
+  if (bytes > MAX_STORED_KEY_BYTES) throw keyTooLong("tenant", bytes - TENANT_PREFIX_BYTES);
+  return key;
 }
 
 export function contextKey(tenantId: string, segments: readonly string[]): string {

@@ -1,6 +1,6 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type { DispatcherEnv } from "../../../core/env";
-import { parseRelativeKey, tenantKey, tenantPrefix } from "../../../core/storage/keys";
+import { keyTooLong, maxKeyBytes, parseRelativeKey, tenantKey, tenantPrefix } from "../../../core/storage/keys";
 import { runStub } from "../runs/stubs";
 import type { UsageDelta } from "../runs/state";
 
@@ -42,12 +42,15 @@ export class TenantStorage extends WorkerEntrypoint<DispatcherEnv, TenantProps> 
 
   /** Keys (relative to the tenant prefix) that start with `prefix`, at most 1000. */
   async list(prefix: string, runId: string): Promise<string[]> {
+    if (typeof prefix !== "string") throw new TypeError("STORAGE.list: prefix must be a string");
     const base = tenantPrefix(this.ctx.props.tenantId);
     // A prefix may end mid-segment ("context/rep"), so only its complete segments are validated.
     const cut = prefix.lastIndexOf("/");
-    if (cut >= 0) parseRelativeKey(prefix.slice(0, cut));
+    if (cut >= 0) this.key(prefix.slice(0, cut));
     const tail = prefix.slice(cut + 1);
     if (/[\\\u0000-\u001f\u007f]/.test(tail)) throw new TypeError("STORAGE.list: invalid prefix");
+    const bytes = new TextEncoder().encode(prefix).byteLength;
+    if (bytes > maxKeyBytes("tenant")) throw new TypeError(`STORAGE: ${keyTooLong("tenant", bytes, "prefix").message}`);
     await this.charge(runId, { storageReads: 1 });
     const listed = await this.env.BUCKET.list({ prefix: base + prefix, limit: MAX_LIST });
     return listed.objects.map((o) => o.key.slice(base.length));
@@ -58,6 +61,7 @@ export class TenantStorage extends WorkerEntrypoint<DispatcherEnv, TenantProps> 
     if (!(await runStub(this.env, this.ctx.props.tenantId, runId).charge(this.ctx.props.tenantId, delta))) throw new Error(NOT_RUNNING);
   }
 
+  /** The stored key, or the same refusal the HTTP API gives (its `invalid-key` detail) as a TypeError. */
   private key(key: string): string {
     if (typeof key !== "string") throw new TypeError("STORAGE: key must be a string");
     try {

@@ -4,7 +4,7 @@ import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
 import { ProblemError } from "../../../core/http/problem";
 import { queryParams } from "../../../core/http/validate";
 import { intSetting } from "../../../core/env";
-import { contextKey, parsePathKey, parseRelativeKey, tenantPrefix } from "../../../core/storage/keys";
+import { contextKey, keyTooLong, maxKeyBytes, parsePathKey, parseRelativeKey, tenantPrefix } from "../../../core/storage/keys";
 import type { DispatcherApp } from "../context";
 import { requireTenant } from "../../../core/auth/middleware";
 import { admitRequest } from "../quota/admission";
@@ -31,8 +31,10 @@ const ListQuery = z.object({
 context.get("/", async (c) => {
   const { prefix = "", cursor, limit = 100 } = queryParams(c.req.query(), ListQuery);
   const cut = prefix.lastIndexOf("/");
-  if (cut >= 0) parseRelativeKey(prefix.slice(0, cut));
+  if (cut >= 0) parseRelativeKey(prefix.slice(0, cut), "context");
   if (/[\\\u0000-\u001f\u007f]/.test(prefix)) throw new ProblemError("invalid-key", "The prefix is not valid.");
+  const bytes = new TextEncoder().encode(prefix).byteLength;
+  if (bytes > maxKeyBytes("context")) throw keyTooLong("context", bytes, "prefix");
   const base = `${tenantPrefix(c.var.tenant.tenantId)}context/`;
   const listed = await c.env.BUCKET.list({ prefix: base + prefix, limit, ...(cursor ? { cursor } : {}) });
   return c.json({
