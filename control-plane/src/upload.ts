@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { sha256Hex } from "../../core/crypto";
-import { readBodyLimited } from "../../core/http/body";
+import { jsonNestsDeeper, MAX_JSON_DEPTH, readBodyLimited } from "../../core/http/body";
 import { ProblemError } from "../../core/http/problem";
 import { validationProblem } from "../../core/http/validate";
 import { DEFAULT_COMPATIBILITY_DATE, type ScriptBundle } from "../../core/scripts/bundle";
@@ -86,6 +86,7 @@ async function parseMultipart(bytes: Uint8Array, type: string): Promise<ParsedUp
   for (const [field, value] of form.entries()) {
     if (field === "metadata") {
       const text = typeof value === "string" ? value : await value.text();
+      if (jsonNestsDeeper(text)) throw new ProblemError("invalid-request", `The metadata part nests deeper than ${MAX_JSON_DEPTH} levels.`);
       let json: unknown;
       try {
         json = JSON.parse(text);

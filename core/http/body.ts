@@ -1,6 +1,13 @@
 import { ProblemError } from "./problem";
 
 /**
+ * The deepest nesting of arrays and objects the platform accepts in any JSON it is given: request
+ * bodies, and what tenant code hands it (events, outputs, model requests). Deeper values would
+ * overflow the stack of the recursive code that handles JSON (serialisers, validators, RPC).
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
  * Reads a request body into memory, refusing with 413 as soon as it exceeds `limit` bytes —
  * before it is read whole, whether or not the client sent a Content-Length.
  */
@@ -39,11 +46,82 @@ function tooLarge(what: string, limit: number): ProblemError {
   });
 }
 
-/** Parses a JSON body within a size limit; malformed JSON is a 400 `malformed-json` problem. */
+/**
+ * Whether JSON text nests arrays and objects deeper than `max` levels, found by scanning its
+ * characters — no recursion, no parse — so any depth is answered in linear time. Brackets inside
+ * strings (escapes included) do not count. The text need not be valid JSON: a parse comes after.
+ */
+export function jsonNestsDeeper(text: string, max = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: the next character is escaped, whatever it is
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/**
+ * Whether a JavaScript value (one that arrived over RPC, say) nests arrays and objects deeper
+ * than `max` levels — a value that contains itself always does — found without recursion. Shared
+ * sub-objects are measured once, so a value made exponentially wide by sharing costs time linear
+ * in its distinct objects.
+ */
+export function valueNestsDeeper(value: unknown, max = MAX_JSON_DEPTH): boolean {
+  if (value === null || typeof value !== "object") return false;
+  // Height of each object, once its children are measured; an object on the stack is in progress.
+  const height = new Map<object, number>();
+  const onStack = new Set<object>();
+  const stack: { node: object; children: unknown[]; next: number; max: number }[] = [];
+  const push = (node: object): boolean => {
+    if (stack.length >= max) return false;
+    onStack.add(node);
+    stack.push({ node, children: Array.isArray(node) ? node : Object.values(node), next: 0, max: 0 });
+    return true;
+  };
+  if (!push(value)) return true;
+  while (stack.length) {
+    const top = stack.at(-1)!;
+    if (top.next < top.children.length) {
+      const child = top.children[top.next++];
+      if (child === null || typeof child !== "object") continue;
+      if (onStack.has(child)) return true; // it contains itself: no finite depth
+      const known = height.get(child);
+      if (known !== undefined) {
+        top.max = Math.max(top.max, known);
+        if (stack.length + known > max) return true;
+        continue;
+      }
+      if (!push(child)) return true;
+      continue;
+    }
+    stack.pop();
+    onStack.delete(top.node);
+    const h = top.max + 1;
+    height.set(top.node, h);
+    const parent = stack.at(-1);
+    if (parent) parent.max = Math.max(parent.max, h);
+  }
+  return false;
+}
+
+/**
+ * Parses a JSON body within a size limit; malformed JSON is a 400 `malformed-json` problem, JSON
+ * nested deeper than `MAX_JSON_DEPTH` a 400 `invalid-request` (checked before it is parsed).
+ */
 export async function readJsonLimited(request: Request, limit: number): Promise<unknown> {
   const bytes = await readBodyLimited(request, limit);
   const text = new TextDecoder().decode(bytes);
   if (text.trim() === "") return undefined;
+  if (jsonNestsDeeper(text)) {
+    throw new ProblemError("invalid-request", `The body nests deeper than ${MAX_JSON_DEPTH} levels.`, { extra: { maxDepth: MAX_JSON_DEPTH } });
+  }
   try {
     return JSON.parse(text);
   } catch (err) {

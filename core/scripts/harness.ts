@@ -1,3 +1,4 @@
+import { MAX_JSON_DEPTH } from "../http/body";
 import { RESERVED_MODULE_PREFIX, type ScriptBundle } from "./bundle";
 
 export const HARNESS_MODULE = `${RESERVED_MODULE_PREFIX}_harness.js`;
@@ -8,6 +9,8 @@ export const RUN_HEADER = "x-isoplane-run";
 export const EGRESS_RUN_HEADER = "x-isoplane-run-id";
 /** The largest event frame an agent may emit (the whole output has its own, larger cap). */
 export const MAX_EVENT_BYTES = 64 * 1024;
+/** Event types an agent may emit: `run.*` is the platform's own. */
+export const EVENT_TYPE = /^(?!run\.)[a-z][a-z0-9_.-]{0,63}$/;
 
 /** What the harness streams back for one run, one JSON object per line. */
 export type HarnessFrame =
@@ -45,8 +48,61 @@ export function harnessSource(agentModule: string): string {
 import * as agentModule from ${JSON.stringify(`./${agentModule}`)};
 const agent = agentModule.default;
 const encoder = new TextEncoder();
-const EVENT_TYPE = /^(?!run\\.)[a-z][a-z0-9_.-]{0,63}$/;
+const EVENT_TYPE = ${EVENT_TYPE.toString()};
 const MAX_EVENT_BYTES = ${MAX_EVENT_BYTES};
+const MAX_DEPTH = ${MAX_JSON_DEPTH};
+// The platform's JSON depth rule (core/http/body.ts jsonNestsDeeper), on the text: no recursion.
+function nestsDeeper(text, max) {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+// The same rule on a value (core/http/body.ts valueNestsDeeper): shared objects measured once.
+function valueNestsDeeper(value, max) {
+  if (value === null || typeof value !== "object") return false;
+  const height = new Map();
+  const onStack = new Set();
+  const stack = [];
+  const open = (node) => {
+    onStack.add(node);
+    stack.push({ node, children: Array.isArray(node) ? node : Object.values(node), next: 0, max: 0 });
+  };
+  open(value);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    if (top.next < top.children.length) {
+      const child = top.children[top.next++];
+      if (child === null || typeof child !== "object") continue;
+      if (onStack.has(child)) return true;
+      const known = height.get(child);
+      if (known !== undefined) {
+        if (stack.length + known > max) return true;
+        if (known > top.max) top.max = known;
+        continue;
+      }
+      if (stack.length >= max) return true;
+      open(child);
+      continue;
+    }
+    stack.pop();
+    onStack.delete(top.node);
+    const h = top.max + 1;
+    height.set(top.node, h);
+    if (stack.length && h > stack[stack.length - 1].max) stack[stack.length - 1].max = h;
+  }
+  return false;
+}
+const tooDeep = (what) => new RangeError(what + " nests deeper than " + MAX_DEPTH + " levels");
 function short(err) {
   const text = err instanceof Error ? (err.name && err.name !== "Error" ? err.name + ": " : "") + err.message : String(err);
   const line = text.split("\\n")[0];
@@ -64,8 +120,16 @@ export default {
     const emit = (type, data) => {
       if (!open) return Promise.reject(new Error("EMIT: the run has ended"));
       if (typeof type !== "string" || !EVENT_TYPE.test(type)) return Promise.reject(new TypeError("EMIT: invalid event type"));
-      const line = JSON.stringify({ type: "event", event: { type, data: data ?? null } });
+      let line;
+      try {
+        if (valueNestsDeeper(data, MAX_DEPTH)) return Promise.reject(tooDeep("EMIT: data"));
+        line = JSON.stringify({ type: "event", event: { type, data: data ?? null } });
+      } catch (err) {
+        return Promise.reject(new TypeError("EMIT: data is not serialisable as JSON (" + short(err) + ")"));
+      }
       if (line.length > MAX_EVENT_BYTES) return Promise.reject(new RangeError("EMIT: event larger than " + MAX_EVENT_BYTES + " bytes"));
+      // The event frame wraps the data in two levels.
+      if (nestsDeeper(line, MAX_DEPTH + 2)) return Promise.reject(tooDeep("EMIT: data"));
       return writer.write(encoder.encode(line + "\\n"));
     };
     const scoped = Object.freeze({
@@ -77,7 +141,17 @@ export default {
         put: (key, value) => STORAGE.put(key, value, id),
         list: (prefix) => STORAGE.list(prefix ?? "", id),
       }),
-      LLM: Object.freeze({ chat: (req) => LLM.chat(req, id), stream: (req) => LLM.stream(req, id) }),
+      // Checked before the RPC hop: a deep request would overflow its serialiser (the platform checks again).
+      LLM: Object.freeze({
+        chat: async (req) => {
+          if (valueNestsDeeper(req, MAX_DEPTH)) throw new TypeError("LLM.chat: the request nests deeper than " + MAX_DEPTH + " levels");
+          return LLM.chat(req, id);
+        },
+        stream: async (req) => {
+          if (valueNestsDeeper(req, MAX_DEPTH)) throw new TypeError("LLM.stream: the request nests deeper than " + MAX_DEPTH + " levels");
+          return LLM.stream(req, id);
+        },
+      }),
     });
     const headers = new Headers(request.headers);
     headers.delete(${JSON.stringify(RUN_HEADER)});

@@ -2,6 +2,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import { amountMicros, modelPrice, type PriceBook } from "../../../core/billing/prices";
 import { priceBook } from "../../../core/billing/spend";
 import type { DispatcherEnv } from "../../../core/env";
+import { MAX_JSON_DEPTH, valueNestsDeeper } from "../../../core/http/body";
 import { countTokens } from "../llm/builtin";
 import { chatProvider } from "../llm/provider";
 import { ChatRequest, type ChatChunk, type ChatResult, type StreamLine } from "../llm/types";
@@ -11,6 +12,8 @@ import type { TenantProps } from "./storage";
 export const SPEND_CAP_MESSAGE = "LLM: the tenant's monthly spend cap is reached; the model call was cut off.";
 
 function parse(request: unknown, method: string): ChatRequest {
+  // Tool schemas are free-form JSON: a deep one would overflow the provider call's serialiser.
+  if (valueNestsDeeper(request)) throw new TypeError(`LLM.${method}: the request nests deeper than ${MAX_JSON_DEPTH} levels`);
   const parsed = ChatRequest.safeParse(request);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

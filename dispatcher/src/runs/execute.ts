@@ -1,5 +1,6 @@
 import type { DispatcherEnv } from "../../../core/env";
-import { RUN_HEADER, type HarnessFrame } from "../../../core/scripts/harness";
+import { jsonNestsDeeper, MAX_JSON_DEPTH } from "../../../core/http/body";
+import { EVENT_TYPE, RUN_HEADER, type HarnessFrame } from "../../../core/scripts/harness";
 import { resultKey } from "../../../core/storage/keys";
 import type { AgentTarget, RunLimits, TenantRuntime } from "../runtime/types";
 import type { RunRecord } from "../../../core/runs/schemas";
@@ -154,9 +155,10 @@ async function readFrames(response: Response, emit: (type: string, data: unknown
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
         if (!line) continue;
-        const frame = JSON.parse(line) as HarnessFrame;
+        const frame = parseFrame(line);
+        if (typeof frame === "string") return { status: "failed", error: frame };
         if (frame.type === "event") emit(frame.event.type, frame.event.data);
-        else if (frame.type === "error") return { status: "failed", error: frame.error };
+        else if (frame.type === "error") return { status: "failed", error: shortMessage(frame.error) };
         else return parseOutput(frame.text);
       }
     }
@@ -165,11 +167,36 @@ async function readFrames(response: Response, emit: (type: string, data: unknown
   }
 }
 
+/**
+ * One line of the harness's stream, checked: the harness runs beside tenant code, which can tamper
+ * with the globals it uses, so a line is trusted no more than the agent. An event's data nests at
+ * most `MAX_JSON_DEPTH` levels (the harness already refuses deeper `EMIT`s; the frame adds two),
+ * checked before the line is parsed. Returns the frame, or why the run fails.
+ */
+function parseFrame(line: string): HarnessFrame | string {
+  if (jsonNestsDeeper(line, MAX_JSON_DEPTH + 2)) return `The agent sent an event that nests deeper than ${MAX_JSON_DEPTH} levels.`;
+  let frame: unknown;
+  try {
+    frame = JSON.parse(line);
+  } catch {
+    return "The agent's response is not the platform's frame stream.";
+  }
+  const f = frame as Partial<Record<string, unknown>> | null;
+  if (f?.type === "event") {
+    const event = f.event as { type?: unknown } | null | undefined;
+    if (typeof event === "object" && event !== null && typeof event.type === "string" && EVENT_TYPE.test(event.type)) return frame as HarnessFrame;
+  } else if ((f?.type === "output" && typeof f.text === "string") || (f?.type === "error" && typeof f.error === "string")) {
+    return frame as HarnessFrame;
+  }
+  return "The agent's response is not the platform's frame stream.";
+}
+
 function parseOutput(text: string): Outcome {
   if (new TextEncoder().encode(text).byteLength > MAX_OUTPUT_BYTES) {
     return { status: "failed", error: `The agent's output is larger than ${MAX_OUTPUT_BYTES} bytes.` };
   }
   if (text.trim() === "") return { status: "succeeded", output: null };
+  if (jsonNestsDeeper(text)) return { status: "failed", error: `The agent's output nests deeper than ${MAX_JSON_DEPTH} levels.` };
   try {
     return { status: "succeeded", output: JSON.parse(text) };
   } catch {
