@@ -10,6 +10,8 @@ export interface PlatformEnv {
   PRICE_BOOK?: string;
   /** What the platform pays (JSON); defaults to Workers for Platforms' list price. */
   PLATFORM_COSTS?: string;
+  /** How long a request body may go without a byte arriving before it is refused (ms, default 10000). */
+  BODY_READ_TIMEOUT_MS?: string;
 }
 
 export interface ControlPlaneEnv extends PlatformEnv {

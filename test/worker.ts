@@ -13,6 +13,11 @@ export const CONTROL_PLANE_WFP_HOST = "control-plane-wfp.test";
 /** The dispatcher with its tenants' Durable Objects unreachable (every call throws). */
 export const DISPATCHER_NO_QUOTA_HOST = "dispatcher-no-quota.test";
 
+/** Both Workers with a 600 ms body read timeout (BODY_READ_TIMEOUT_MS), for bodies that never arrive. */
+export const DISPATCHER_SHORT_READ_HOST = "dispatcher-short-read.test";
+export const CONTROL_PLANE_SHORT_READ_HOST = "control-plane-short-read.test";
+export const SHORT_READ_TIMEOUT_MS = 600;
+
 /** The dispatcher with RUNTIME=wfp over a fake dispatch namespace that records every get(). */
 export const DISPATCHER_WFP_HOST = "dispatcher-wfp.test";
 
@@ -54,6 +59,8 @@ export default {
     if (host === DISPATCHER_WFP_HOST) {
       return dispatcher.fetch(request, { ...env, RUNTIME: "wfp", DISPATCHER: fakeNamespace as unknown as DispatchNamespace }, ctx);
     }
+    if (host === CONTROL_PLANE_SHORT_READ_HOST) return controlPlane.fetch(request, { ...env, BODY_READ_TIMEOUT_MS: String(SHORT_READ_TIMEOUT_MS) }, ctx);
+    if (host === DISPATCHER_SHORT_READ_HOST) return dispatcher.fetch(request, { ...env, BODY_READ_TIMEOUT_MS: String(SHORT_READ_TIMEOUT_MS) }, ctx);
     if (host === DISPATCHER_NO_QUOTA_HOST) return dispatcher.fetch(request, { ...env, TENANTS: unreachableTenants }, ctx);
     return dispatcher.fetch(request, env, ctx);
   },

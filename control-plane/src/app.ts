@@ -1,4 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { intSetting } from "../../core/env";
+import { BODY_READ_TIMEOUT_MS, setBodyReadTimeout } from "../../core/http/body";
 import { describe, serveOpenApi } from "../../core/http/openapi";
 import { onError, onNotFound } from "../../core/http/problem";
 import type { ControlPlaneApp } from "./context";
@@ -16,6 +18,10 @@ export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Pu
   const app = new OpenAPIHono<ControlPlaneApp>();
   app.onError(onError);
   app.notFound(onNotFound);
+  app.use("*", async (c, next) => {
+    setBodyReadTimeout(c.req.raw, intSetting(c.env.BODY_READ_TIMEOUT_MS, BODY_READ_TIMEOUT_MS));
+    await next();
+  });
   app.use("*", async (c, next) => {
     c.set("publisher", publisherFor(c.env));
     await next();

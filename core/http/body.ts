@@ -1,15 +1,30 @@
 import { ProblemError } from "./problem";
 
 /**
+ * How long a request body may go without a byte arriving before it is refused (ms). A client
+ * that declares a Content-Length and never sends all of it ends with a 400, not a hang.
+ */
+export const BODY_READ_TIMEOUT_MS = 10_000;
+
+/**
  * The deepest nesting of arrays and objects the platform accepts in any JSON it is given: request
  * bodies, and what tenant code hands it (events, outputs, model requests). Deeper values would
  * overflow the stack of the recursive code that handles JSON (serialisers, validators, RPC).
  */
 export const MAX_JSON_DEPTH = 64;
 
+/** Per-request read timeouts set by the apps' middleware (from `BODY_READ_TIMEOUT_MS`); the default otherwise. */
+const readTimeouts = new WeakMap<Request, number>();
+
+/** Sets the read timeout `readBodyLimited` applies to this request's body. */
+export function setBodyReadTimeout(request: Request, ms: number): void {
+  readTimeouts.set(request, ms);
+}
+
 /**
  * Reads a request body into memory, refusing with 413 as soon as it exceeds `limit` bytes —
- * before it is read whole, whether or not the client sent a Content-Length.
+ * before it is read whole, whether or not the client sent a Content-Length — and with 400 when
+ * no byte arrives for the read timeout (a declared length that never arrives).
  */
 export async function readBodyLimited(request: Request, limit: number, what = "body"): Promise<Uint8Array> {
   const declared = request.headers.get("content-length");
@@ -17,11 +32,23 @@ export async function readBodyLimited(request: Request, limit: number, what = "b
     throw tooLarge(what, limit);
   }
   if (!request.body) return new Uint8Array(0);
+  const timeoutMs = readTimeouts.get(request) ?? BODY_READ_TIMEOUT_MS;
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stalled = new Promise<"stalled">((resolve) => (timer = setTimeout(() => resolve("stalled"), timeoutMs)));
+    const next = await Promise.race([reader.read(), stalled]).finally(() => clearTimeout(timer));
+    if (next === "stalled") {
+      // Not awaited: cancelling a stream whose source has gone quiet may itself never settle.
+      reader.cancel().catch(() => {});
+      const expected = declared !== null ? ` of the ${declared} declared` : "";
+      throw new ProblemError("invalid-request", `The ${what} stopped arriving: no bytes for ${timeoutMs} ms after ${size}${expected} bytes.`, {
+        extra: { received: size, timeoutMs },
+      });
+    }
+    const { done, value } = next;
     if (done) break;
     size += value.byteLength;
     if (size > limit) {

@@ -1,4 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { intSetting } from "../../core/env";
+import { BODY_READ_TIMEOUT_MS, setBodyReadTimeout } from "../../core/http/body";
 import { serveOpenApi } from "../../core/http/openapi";
 import { onError, onNotFound } from "../../core/http/problem";
 import type { DispatcherApp } from "./context";
@@ -12,6 +14,10 @@ export function createApp(runtimeFor: (env: DispatcherApp["Bindings"], ctx: Exec
   const app = new OpenAPIHono<DispatcherApp>();
   app.onError(onError);
   app.notFound(onNotFound);
+  app.use("*", async (c, next) => {
+    setBodyReadTimeout(c.req.raw, intSetting(c.env.BODY_READ_TIMEOUT_MS, BODY_READ_TIMEOUT_MS));
+    await next();
+  });
   app.use("/v1/*", async (c, next) => {
     // Hono types executionCtx without `exports`; it is the Workers ExecutionContext at run time.
     c.set("runtime", runtimeFor(c.env, c.executionCtx as unknown as ExecutionContext));
