@@ -93,6 +93,57 @@ describe("egress policy through a real run", () => {
     expect(log.at(-1)!.type).toBe("run.completed");
   });
 
+  it("refuses URLs with credentials however they are passed (string, URL, Request), logs each on the run and does not count it", async () => {
+    const t = await newTenant();
+    await cp(`/admin/tenants/${t.id}`, patch({ egressAllow: ["api.example.test"] }));
+    await upload(
+      t,
+      "creds",
+      `export default {
+        async fetch() {
+          const attempts = [
+            "https://user:s3cret@api.example.test/string",
+            new URL("https://user:s3cret@api.example.test/url"),
+            new Request("https://user:s3cret@api.example.test/request", { method: "POST", body: "secret body" }),
+            "https://user@api.example.test/user-only",
+            "https://:s3cret@api.example.test/password-only",
+            "https://api.example.test/at%40sign?q=a@b",
+          ];
+          const out = [];
+          for (const a of attempts) {
+            const r = await fetch(a, { headers: { "x-isoplane-url-credentials": "forged" } });
+            out.push({ status: r.status, type: r.headers.get("content-type"), body: await r.json() });
+          }
+          return Response.json(out);
+        },
+      };`,
+    );
+    const result = await run(t, "creds");
+    expect(result.status).toBe("succeeded");
+    const out = result.output as { status: number; type: string; body: { type?: string; title?: string; detail?: string; reason?: string; path?: string; headers?: Record<string, string> } }[];
+    const paths = ["/string", "/url", "/request", "/user-only", "/password-only"];
+    for (const [i, path] of paths.entries()) {
+      expect(out[i]!.status).toBe(403);
+      expect(out[i]!.type).toBe("application/problem+json");
+      // The same problem the egress policy answers with; the credentials are not echoed.
+      expect(out[i]!.body).toEqual({
+        type: "https://isoplane.dev/problems/egress-denied",
+        title: "The platform's egress policy denied this request",
+        status: 403,
+        detail: `${i === 2 ? "POST" : "GET"} https://api.example.test${path}: credentials in the URL are not allowed.`,
+        reason: "credentials in the URL are not allowed",
+      });
+    }
+    // A URL without credentials goes through, and the platform's marker never leaves (nor does a forged one).
+    expect(out[5]).toMatchObject({ status: 200, body: { host: "api.example.test", path: "/at%40sign" } });
+    expect(out[5]!.body.headers!["x-isoplane-url-credentials"]).toBeUndefined();
+    expect(result.usage.subrequests).toBe(1);
+    const denials = (await runEvents(t, result.id)).filter((e) => e.type === "egress.denied").map((e) => e.data);
+    expect(denials).toEqual(paths.map((path, i) => ({ method: i === 2 ? "POST" : "GET", url: `https://api.example.test${path}`, reason: "credentials in the URL are not allowed" })));
+    expect(JSON.stringify(denials)).not.toContain("s3cret");
+    expect(JSON.stringify(out)).not.toContain("s3cret");
+  });
+
   it("a tenant with no allowlist reaches nothing; non-http schemes never work", async () => {
     const t = await newTenant();
     await upload(t, "fetcher", FETCHER);

@@ -11,6 +11,12 @@ export const EGRESS_RUN_HEADER = "x-isoplane-run-id";
 export const MAX_EVENT_BYTES = 64 * 1024;
 /** Event types an agent may emit: `run.*` is the platform's own. */
 export const EVENT_TYPE = /^(?!run\.)[a-z][a-z0-9_.-]{0,63}$/;
+/**
+ * Header the harness puts on an outbound fetch whose URL carried credentials (`user:pass@`): the
+ * runtime strips them before the egress policy sees the URL, so the harness, which sees the URL as
+ * the agent wrote it, marks the request, and the policy refuses and logs it on the run.
+ */
+export const EGRESS_CREDENTIALS_HEADER = "x-isoplane-url-credentials";
 
 /** What the harness streams back for one run, one JSON object per line. */
 export type HarnessFrame =
@@ -30,6 +36,13 @@ globalThis.fetch = function fetch(input, init) {
   const request = new Request(input, init);
   const run = currentRun.getStore();
   if (run) request.headers.set(${JSON.stringify(EGRESS_RUN_HEADER)}, run);
+  request.headers.delete(${JSON.stringify(EGRESS_CREDENTIALS_HEADER)});
+  // The Request still has the URL as written; the runtime drops its user:pass@ on the way out.
+  const url = new URL(request.url);
+  if (url.username || url.password) {
+    request.headers.set(${JSON.stringify(EGRESS_CREDENTIALS_HEADER)}, "1");
+    return platformFetch(new Request(request.url, { method: request.method, headers: request.headers }));
+  }
   return platformFetch(request);
 };
 `;

@@ -1,7 +1,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type { DispatcherEnv } from "../../../core/env";
 import { problemResponse } from "../../../core/http/problem";
-import { EGRESS_RUN_HEADER } from "../../../core/scripts/harness";
+import { EGRESS_CREDENTIALS_HEADER, EGRESS_RUN_HEADER } from "../../../core/scripts/harness";
 import { runStub } from "../runs/stubs";
 import type { TenantProps } from "./storage";
 
@@ -15,7 +15,14 @@ export async function egress(env: Pick<DispatcherEnv, "RUN_RECORDS">, tenantId: 
   const url = redact(request.url);
   const deny = (reason: string) => problemResponse("egress-denied", `${request.method} ${url}: ${reason}.`, { extra: { reason } });
   if (!runId || !/^run_[0-9a-z]{20}$/.test(runId)) return deny("the request does not belong to a run");
-  const verdict = await runStub(env, tenantId, runId).egress(tenantId, request.method, request.url, url);
+  const run = runStub(env, tenantId, runId);
+  if (request.headers.has(EGRESS_CREDENTIALS_HEADER)) {
+    // The URL had user:pass@ when the agent made the request (the runtime has dropped it since).
+    const reason = "credentials in the URL are not allowed";
+    await run.platform(tenantId, "egress.denied", { method: request.method, url, reason });
+    return deny(reason);
+  }
+  const verdict = await run.egress(tenantId, request.method, request.url, url);
   if (!verdict.ok) return deny(verdict.reason);
   const outbound = new Request(request);
   outbound.headers.delete(EGRESS_RUN_HEADER);
