@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { intSetting } from "../../core/env";
 import { BODY_READ_TIMEOUT_MS, setBodyReadTimeout } from "../../core/http/body";
-import { describe, serveOpenApi } from "../../core/http/openapi";
-import { onError, onNotFound } from "../../core/http/problem";
+import { describe, problems, serveOpenApi } from "../../core/http/openapi";
+import { onError, onNotFound, problemResponse } from "../../core/http/problem";
 import type { ControlPlaneApp } from "./context";
 import type { Publisher } from "./publisher/types";
 import { agentRoutes, describeAgents } from "./routes/agents";
@@ -29,7 +29,9 @@ export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Pu
   app.get("/", (c) => c.json({ service: "isoplane-control-plane", openapi: "/openapi.json" }));
   // Ready when it can reach the dispatcher's objects, which every change to an agent or tenant tells.
   app.get("/healthz", async (c) =>
-    (await dispatcherReachable(c.env)) ? c.json({ ok: true }) : c.json({ ok: false, detail: "the dispatcher's Durable Objects cannot be reached" }, 503),
+    (await dispatcherReachable(c.env))
+      ? c.json({ ok: true })
+      : problemResponse("unavailable", "The control plane cannot reach the dispatcher's Durable Objects.", { instance: "/healthz", headers: { "retry-after": "1" } }),
   );
   app.route("/admin/tenants", adminTenants);
   app.route("/admin/audit", adminAudit);
@@ -50,7 +52,7 @@ export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Pu
       summary: "Ready: the control plane reaches the dispatcher's Durable Objects",
       responses: {
         200: { description: "Ready", content: { "application/json": { schema: z.object({ ok: z.literal(true) }) } } },
-        503: { description: "The dispatcher's objects cannot be reached", content: { "application/json": { schema: z.object({ ok: z.literal(false), detail: z.string() }) } } },
+        ...problems(503),
       },
     }),
   );
