@@ -6,7 +6,6 @@ import type { AgentTarget } from "../runtime/types";
  * or `running`, and ends exactly once in one of the terminal states. Only the run's own Durable
  * Object (runs/run-object.ts) applies these transitions; everything else asks it to.
  */
-export const TERMINAL: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
 export const isOpen = (status: RunStatus) => status === "queued" || status === "running";
 
 const TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {
