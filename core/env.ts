@@ -60,6 +60,12 @@ export interface DispatcherEnv extends PlatformEnv {
   RUN_TIMEOUT_MS?: string;
   /** Largest context object a tenant may upload in bytes (default 25 MiB). */
   MAX_CONTEXT_BYTES?: string;
+  /**
+   * `npm start` only: the pool of sandbox processes that run tenant code outside this process
+   * (scripts/sandboxes.mjs), and the token both sides present (dispatcher/src/runtime/sandboxed.ts).
+   */
+  SANDBOXES?: Fetcher;
+  SANDBOX_TOKEN?: string;
 }
 
 /** Reads a positive integer setting, falling back to `fallback` when unset or malformed. */

@@ -21,6 +21,8 @@ function routesOf(app: { routes: { method: string; path: string }[] }): string[]
   return [
     ...new Set(
       app.routes
+        // /_sandbox/* is the platform talking to itself (npm start's sandboxes), not an API.
+        .filter((r) => !r.path.startsWith("/_sandbox"))
         .filter((r) => r.method !== "ALL" && !own.has(r.path) && !r.path.endsWith("/*") || (r.method !== "ALL" && r.path === "/v1/context/*"))
         .map((r) => `${r.method.toLowerCase()} ${template(r.path.replace(/\/$/, "") || "/")}`),
     ),

@@ -18,6 +18,10 @@ export const DISPATCHER_SHORT_READ_HOST = "dispatcher-short-read.test";
 export const CONTROL_PLANE_SHORT_READ_HOST = "control-plane-short-read.test";
 export const SHORT_READ_TIMEOUT_MS = 600;
 
+/** The dispatcher with SANDBOX_TOKEN set: the routes `npm start`'s sandboxes call back exist. */
+export const DISPATCHER_SANDBOX_HOST = "dispatcher-sandbox.test";
+export const TEST_SANDBOX_TOKEN = "test-sandbox-token-0123456789";
+
 /** The dispatcher with RUNTIME=wfp over a fake dispatch namespace that records every get(). */
 export const DISPATCHER_WFP_HOST = "dispatcher-wfp.test";
 
@@ -61,6 +65,7 @@ export default {
     }
     if (host === CONTROL_PLANE_SHORT_READ_HOST) return controlPlane.fetch(request, { ...env, BODY_READ_TIMEOUT_MS: String(SHORT_READ_TIMEOUT_MS) }, ctx);
     if (host === DISPATCHER_SHORT_READ_HOST) return dispatcher.fetch(request, { ...env, BODY_READ_TIMEOUT_MS: String(SHORT_READ_TIMEOUT_MS) }, ctx);
+    if (host === DISPATCHER_SANDBOX_HOST) return dispatcher.fetch(request, { ...env, SANDBOX_TOKEN: TEST_SANDBOX_TOKEN }, ctx);
     if (host === DISPATCHER_NO_QUOTA_HOST) return dispatcher.fetch(request, { ...env, TENANTS: unreachableTenants }, ctx);
     return dispatcher.fetch(request, env, ctx);
   },

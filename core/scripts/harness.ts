@@ -7,6 +7,11 @@ const SETUP_MODULE = `${RESERVED_MODULE_PREFIX}_setup.js`;
 export const RUN_HEADER = "x-isoplane-run";
 /** Header the harness puts on the agent's outbound fetches: which run the egress policy charges. */
 export const EGRESS_RUN_HEADER = "x-isoplane-run-id";
+/** The agent's JSON response becomes the run's output; larger outputs belong in `results/`. */
+export const MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
+/** A run's share of the event log: enough for long streamed runs, bounded for the platform. */
+export const MAX_EVENTS_PER_RUN = 10_000;
+export const MAX_EVENT_BYTES_PER_RUN = 8 * 1024 * 1024;
 /** The largest event frame an agent may emit (the whole output has its own, larger cap). */
 export const MAX_EVENT_BYTES = 64 * 1024;
 /** Event types an agent may emit: `run.*` is the platform's own. */
@@ -63,6 +68,9 @@ const agent = agentModule.default;
 const encoder = new TextEncoder();
 const EVENT_TYPE = ${EVENT_TYPE.toString()};
 const MAX_EVENT_BYTES = ${MAX_EVENT_BYTES};
+const MAX_OUTPUT_BYTES = ${MAX_OUTPUT_BYTES};
+const MAX_EVENTS_PER_RUN = ${MAX_EVENTS_PER_RUN};
+const MAX_EVENT_BYTES_PER_RUN = ${MAX_EVENT_BYTES_PER_RUN};
 const MAX_DEPTH = ${MAX_JSON_DEPTH};
 // The platform's JSON depth rule (core/http/body.ts jsonNestsDeeper), on the text: no recursion.
 function nestsDeeper(text, max) {
@@ -115,6 +123,30 @@ function valueNestsDeeper(value, max) {
   }
   return false;
 }
+/** The response's text, or null as soon as it passes MAX_OUTPUT_BYTES: an oversized output is never buffered whole. */
+async function boundedText(response) {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_OUTPUT_BYTES) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
 const tooDeep = (what) => new RangeError(what + " nests deeper than " + MAX_DEPTH + " levels");
 function short(err) {
   const text = err instanceof Error ? (err.name && err.name !== "Error" ? err.name + ": " : "") + err.message : String(err);
@@ -129,7 +161,27 @@ export default {
     const { readable, writable } = new TransformStream();
     const writer = writable.getWriter();
     let open = true;
-    const frame = (value) => writer.write(encoder.encode(JSON.stringify(value) + "\\n"));
+    // Frames written in one turn leave as one chunk: an agent emitting in a tight loop costs the
+    // platform a write per turn, not one per event.
+    let pending = "";
+    let flushing = null;
+    const flush = () => {
+      flushing ??= Promise.resolve().then(() => {
+        const chunk = pending;
+        pending = "";
+        flushing = null;
+        return writer.write(encoder.encode(chunk));
+      });
+      return flushing;
+    };
+    const frame = (value) => {
+      pending += JSON.stringify(value) + "\\n";
+      return flush();
+    };
+    // Past the log's limits the platform keeps nothing more (it marks the log truncated): one
+    // frame over them reaches it, the rest are dropped here.
+    let emitted = 0;
+    let emittedBytes = 0;
     const emit = (type, data) => {
       if (!open) return Promise.reject(new Error("EMIT: the run has ended"));
       if (typeof type !== "string" || !EVENT_TYPE.test(type)) return Promise.reject(new TypeError("EMIT: invalid event type"));
@@ -143,7 +195,11 @@ export default {
       if (line.length > MAX_EVENT_BYTES) return Promise.reject(new RangeError("EMIT: event larger than " + MAX_EVENT_BYTES + " bytes"));
       // The event frame wraps the data in two levels.
       if (nestsDeeper(line, MAX_DEPTH + 2)) return Promise.reject(tooDeep("EMIT: data"));
-      return writer.write(encoder.encode(line + "\\n"));
+      if (emitted > MAX_EVENTS_PER_RUN || emittedBytes > MAX_EVENT_BYTES_PER_RUN) return Promise.resolve();
+      emitted++;
+      emittedBytes += line.length;
+      pending += line + "\\n";
+      return flush();
     };
     const scoped = Object.freeze({
       RUN: run,
@@ -180,12 +236,14 @@ export default {
           await response.body?.cancel();
           await frame({ type: "error", error: "The agent responded with HTTP " + response.status + "." });
         } else {
-          await frame({ type: "output", text: await response.text() });
+          const text = await boundedText(response);
+          await frame(text === null ? { type: "error", error: "The agent's output is larger than " + MAX_OUTPUT_BYTES + " bytes." } : { type: "output", text });
         }
       } catch (err) {
         await frame({ type: "error", error: short(err) }).catch(() => {});
       } finally {
         open = false;
+        await flushing?.catch(() => {});
         await writer.close().catch(() => {});
       }
     })();

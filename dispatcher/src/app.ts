@@ -7,6 +7,7 @@ import type { DispatcherApp } from "./context";
 import { context, describeContext } from "./routes/context";
 import { agentRuns, describeRuns, runRecords, webhookRoutes } from "./routes/runs";
 import type { TenantRuntime } from "./runtime/types";
+import { sandboxRoutes } from "./routes/sandbox";
 import { describeUsage, usageRoutes } from "./routes/usage";
 
 /** The dispatcher's HTTP surface; the runtime that hosts tenant code is chosen by the caller. */
@@ -29,6 +30,7 @@ export function createApp(runtimeFor: (env: DispatcherApp["Bindings"], ctx: Exec
   app.route("/v1/runs", runRecords);
   app.route("/v1/webhook-secret", webhookRoutes);
   app.route("/v1/usage", usageRoutes);
+  app.route("/_sandbox", sandboxRoutes);
   describeContext(app);
   describeRuns(app);
   describeUsage(app);

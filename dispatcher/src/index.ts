@@ -4,6 +4,7 @@ import { consumeRuns } from "./runs/queue";
 import { snapshotStorage } from "../../core/billing/storage";
 import { createApp } from "./app";
 import { LocalRuntime, type RuntimeExports } from "./runtime/local";
+import { SandboxedRuntime } from "./runtime/sandboxed";
 import type { TenantRuntime } from "./runtime/types";
 import { WfpRuntime } from "./runtime/wfp";
 
@@ -13,12 +14,14 @@ export { TenantStorage } from "./bindings/storage";
 export { RunObject } from "./runs/run-object";
 export { TenantObject } from "./tenant/tenant-object";
 
-/** `RUNTIME=wfp` dispatches to the Workers for Platforms namespace; otherwise the Worker Loader runs agents. */
+/** `RUNTIME=wfp` dispatches to the Workers for Platforms namespace; otherwise the Worker Loader runs agents (in sandboxes under `npm start`). */
 export function runtimeFor(env: DispatcherEnv, ctx: ExecutionContext): TenantRuntime {
   if (env.RUNTIME === "wfp") {
     if (!env.DISPATCHER) throw new Error("RUNTIME=wfp needs the DISPATCHER dispatch_namespaces binding");
     return new WfpRuntime(env.DISPATCHER);
   }
+  // `npm start` runs tenant code in sandbox processes; tests and the benchmark in this process.
+  if (env.SANDBOXES && env.SANDBOX_TOKEN) return new SandboxedRuntime(env.SANDBOXES, env.SANDBOX_TOKEN);
   return new LocalRuntime(env, ctx.exports as unknown as RuntimeExports);
 }
 

@@ -6,31 +6,44 @@ import { runStub } from "../runs/stubs";
 import type { TenantProps } from "./storage";
 
 /**
- * Applies the egress policy to one outbound request of a tenant's run: the run's object decides
+ * The egress policy's verdict on one outbound request of a tenant's run: the run's object decides
  * (with the allowlist and `subrequestsPerRun` the run was admitted with), counts what it lets
- * through and logs a denial on the run; what is allowed is forwarded without the platform's
- * tagging header.
+ * through and logs a denial on the run. `null` means allowed; otherwise the 403 problem to answer.
+ * `credentials` is the harness's mark that the URL had `user:pass@` (the runtime drops it before
+ * the policy sees the URL).
  */
-export async function egress(env: Pick<DispatcherEnv, "RUN_RECORDS">, tenantId: string, runId: string | null, request: Request): Promise<Response> {
-  const url = redact(request.url);
-  const deny = (reason: string) => problemResponse("egress-denied", `${request.method} ${url}: ${reason}.`, { extra: { reason } });
+export async function egressVerdict(
+  env: Pick<DispatcherEnv, "RUN_RECORDS">,
+  tenantId: string,
+  runId: string | null,
+  method: string,
+  rawUrl: string,
+  credentials: boolean,
+): Promise<Response | null> {
+  const url = redact(rawUrl);
+  const deny = (reason: string) => problemResponse("egress-denied", `${method} ${url}: ${reason}.`, { extra: { reason } });
   if (!runId || !/^run_[0-9a-z]{20}$/.test(runId)) return deny("the request does not belong to a run");
   const run = runStub(env, tenantId, runId);
-  if (request.headers.has(EGRESS_CREDENTIALS_HEADER)) {
-    // The URL had user:pass@ when the agent made the request (the runtime has dropped it since).
+  if (credentials) {
     const reason = "credentials in the URL are not allowed";
-    await run.platform(tenantId, "egress.denied", { method: request.method, url, reason });
+    await run.platform(tenantId, "egress.denied", { method, url, reason });
     return deny(reason);
   }
-  const verdict = await run.egress(tenantId, request.method, request.url, url);
-  if (!verdict.ok) return deny(verdict.reason);
+  const verdict = await run.egress(tenantId, method, rawUrl, url);
+  return verdict.ok ? null : deny(verdict.reason);
+}
+
+/** Applies the egress policy and forwards what it allows, without the platform's tagging headers. */
+export async function egress(env: Pick<DispatcherEnv, "RUN_RECORDS">, tenantId: string, runId: string | null, request: Request): Promise<Response> {
+  const denied = await egressVerdict(env, tenantId, runId, request.method, request.url, request.headers.has(EGRESS_CREDENTIALS_HEADER));
+  if (denied) return denied;
   const outbound = new Request(request);
   outbound.headers.delete(EGRESS_RUN_HEADER);
   return fetch(outbound);
 }
 
 /** URLs are logged without query strings, which often carry tokens. */
-function redact(url: string): string {
+export function redact(url: string): string {
   try {
     const u = new URL(url);
     return `${u.protocol}//${u.host}${u.pathname}`;

@@ -1,6 +1,8 @@
 import type { DispatcherEnv } from "../../../core/env";
 import { jsonNestsDeeper, MAX_JSON_DEPTH } from "../../../core/http/body";
-import { EVENT_TYPE, RUN_HEADER, type HarnessFrame } from "../../../core/scripts/harness";
+import { EVENT_TYPE, MAX_OUTPUT_BYTES, RUN_HEADER, type HarnessFrame } from "../../../core/scripts/harness";
+
+export { MAX_OUTPUT_BYTES };
 import { resultKey } from "../../../core/storage/keys";
 import type { AgentTarget, RunLimits, TenantRuntime } from "../runtime/types";
 import type { RunRecord } from "../../../core/runs/schemas";
@@ -10,8 +12,6 @@ import type { Outcome } from "./run-object";
 type RunView = z.infer<typeof RunRecord>;
 import { runStub } from "./stubs";
 
-/** The agent's JSON response becomes the run's output; larger outputs belong in `results/`. */
-export const MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
 
 type Stub = ReturnType<typeof runStub>;
 

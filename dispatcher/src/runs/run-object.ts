@@ -10,9 +10,9 @@ import { SSE_KEEPALIVE, SSE_RETRY, sseFrame } from "./sse";
 import { addUsage, endState, isOpen, toRow, zeroUsage, type RunPolicy, type RunState, type UsageDelta } from "./state";
 import { tenantStub } from "./stubs";
 
-/** A run's share of the event log: enough for long streamed runs, bounded for the platform. */
-export const MAX_EVENTS_PER_RUN = 10_000;
-export const MAX_EVENT_BYTES_PER_RUN = 8 * 1024 * 1024;
+import { MAX_EVENT_BYTES_PER_RUN, MAX_EVENTS_PER_RUN } from "../../../core/scripts/harness";
+
+export { MAX_EVENT_BYTES_PER_RUN, MAX_EVENTS_PER_RUN };
 /** Platform-written events (egress denials, warnings) per run before they are only counted. */
 export const MAX_PLATFORM_EVENTS = 100;
 /** Facts the platform records after a run ended (webhook deliveries, CPU metering). */

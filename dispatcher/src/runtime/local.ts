@@ -1,7 +1,5 @@
 import type { DispatcherEnv } from "../../../core/env";
-import { loadBundle } from "../../../core/scripts/bundle";
-import { agentSecretValues } from "../../../core/secrets";
-import { HARNESS_MODULE, runtimeFlags, runtimeModules } from "../../../core/scripts/harness";
+import { agentCode, isolateId } from "./agent-code";
 import type { AgentTarget, Invocation, TenantRuntime } from "./types";
 
 /** The loopback entrypoints this runtime hands to tenant isolates as bindings. */
@@ -12,9 +10,10 @@ export interface RuntimeExports {
 }
 
 /**
- * Runs each agent version in its own isolate through the Worker Loader binding. The isolate id
- * names the exact version and content hash, so a warm agent costs no D1 or R2 read and a new
- * upload can never be served stale code.
+ * Runs each agent version in its own isolate through the Worker Loader binding, inside the
+ * dispatcher's own process (the tests' and the benchmark's runtime; `npm start` runs tenant code
+ * in sandbox processes instead, see ./sandboxed.ts). The isolate id names the exact version and
+ * content hash, so a warm agent costs no D1 or R2 read and a new upload can never be served stale.
  */
 export class LocalRuntime implements TenantRuntime {
   constructor(
@@ -23,18 +22,11 @@ export class LocalRuntime implements TenantRuntime {
   ) {}
 
   fetch(target: AgentTarget, { request, limits }: Invocation): Promise<Response> {
-    const id = `${target.tenantId}/${target.agent}/${target.version}/${target.sha256}/${target.secretsRev}`;
-    const worker = this.env.LOADER.get(id, async () => {
-      const [bundle, secrets] = await Promise.all([
-        loadBundle(this.env.BUCKET, target.bundleKey),
-        agentSecretValues(this.env.DB, this.env.SECRETS_KEY, target.tenantId, target.agent),
-      ]);
+    const worker = this.env.LOADER.get(isolateId(target), async () => {
+      const { secrets, ...code } = await agentCode(this.env, target);
       const props = { tenantId: target.tenantId };
       return {
-        compatibilityDate: bundle.compatibilityDate,
-        compatibilityFlags: runtimeFlags(bundle),
-        mainModule: HARNESS_MODULE,
-        modules: runtimeModules(bundle),
+        ...code,
         // Secrets sit beside the two platform bindings, as secret bindings do on Workers for
         // Platforms; the harness gathers them into env.SECRETS.
         env: { ...secrets, STORAGE: this.exports.TenantStorage({ props }), LLM: this.exports.TenantLlm({ props }) },
@@ -42,8 +34,7 @@ export class LocalRuntime implements TenantRuntime {
         globalOutbound: this.exports.TenantEgress({ props }),
       };
     });
-    // Worker Loader takes the limits, but the local runtime does not enforce CPU time (see README).
+    // Worker Loader takes the limits, but workerd does not enforce CPU time (see README).
     return worker.getEntrypoint(undefined, { limits }).fetch(request);
   }
 }
-

@@ -1,0 +1,162 @@
+/**
+ * The sandbox Worker: runs one tenant's agent isolates in a workerd process of its own under
+ * `npm start` (started and watched by scripts/sandboxes.mjs; see dispatcher/src/runtime/sandboxed.ts).
+ * It holds no platform state: an isolate's code comes from the dispatcher, and its STORAGE, LLM
+ * and egress calls go back to the dispatcher tagged with the tenant this isolate was started for.
+ * What the egress policy lets through leaves through PUBLIC, a network that reaches only public
+ * addresses, so an allowlisted name that resolves to loopback or a private address stays unreachable.
+ */
+import { WorkerEntrypoint } from "cloudflare:workers";
+import { EGRESS_CREDENTIALS_HEADER, EGRESS_RUN_HEADER } from "../../core/scripts/harness";
+import { problemResponse } from "../../core/http/problem";
+import {
+  SANDBOX_ROUTES,
+  SANDBOX_TARGET_HEADER,
+  SANDBOX_TENANT_HEADER,
+  SANDBOX_TOKEN_HEADER,
+  type SandboxBinding,
+  type SandboxCode,
+  type SandboxEgressQuery,
+  type SandboxRpcError,
+  type SandboxTarget,
+} from "../src/runtime/sandbox-protocol";
+
+export interface SandboxEnv {
+  LOADER: WorkerLoader;
+  /** The dispatcher (an external service: its direct socket on loopback). */
+  PLATFORM: Fetcher;
+  /** The only way out for tenant requests: workerd's network restricted to public addresses. */
+  PUBLIC: Fetcher;
+  SANDBOX_TOKEN: string;
+}
+
+interface TenantProps {
+  tenantId: string;
+}
+
+const REFUSED =
+  "the connection was not made: agents cannot reach loopback, private or link-local addresses, whatever name resolves to them (or the host is unreachable)";
+
+/**
+ * Calls into the dispatcher in flight at once from this sandbox (so from one tenant): the rest
+ * wait here, in the tenant's own process, so a tenant flooding its bindings (thousands of model
+ * calls or denied fetches) queues behind itself instead of ahead of every other tenant's requests
+ * in the dispatcher's event loop.
+ */
+const MAX_PLATFORM_CALLS = 16;
+let inFlight = 0;
+
+async function platform(env: SandboxEnv, tenantId: string, path: string, body: unknown): Promise<Response> {
+  // Each binding call is a request of its own, and a promise one request resolves for another is
+  // cancelled by workerd: a waiting call polls on its own timer instead (1 ms, up to 4 ms apart).
+  for (let pause = 1; inFlight >= MAX_PLATFORM_CALLS; pause = Math.min(pause * 2, 4)) await new Promise((r) => setTimeout(r, pause));
+  inFlight++;
+  try {
+    const res = await env.PLATFORM.fetch(`http://platform${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", [SANDBOX_TOKEN_HEADER]: env.SANDBOX_TOKEN, [SANDBOX_TENANT_HEADER]: tenantId },
+      body: JSON.stringify(body),
+    });
+    // A stream (LLM.stream) holds no slot while the agent reads it: only the call itself counts.
+    return res;
+  } finally {
+    inFlight--;
+  }
+}
+
+/** Calls a platform binding's method in the dispatcher; its errors come back as the same class and message. */
+async function rpc(env: SandboxEnv, tenantId: string, binding: SandboxBinding, method: string, args: unknown[]): Promise<Response> {
+  const res = await platform(env, tenantId, `${SANDBOX_ROUTES.rpc}/${binding}/${method}`, { args });
+  if (res.status === 422) {
+    const { error } = (await res.json()) as SandboxRpcError;
+    const Kind = error.name === "TypeError" ? TypeError : error.name === "RangeError" ? RangeError : Error;
+    throw new Kind(error.message);
+  }
+  if (!res.ok) throw new Error(`${binding}.${method}: the platform answered ${res.status}`);
+  return res;
+}
+
+async function value<T>(res: Promise<Response>): Promise<T> {
+  return ((await (await res).json()) as { value: T }).value;
+}
+
+/** `env.STORAGE` in the sandbox's isolates: the same methods as the dispatcher's TenantStorage. */
+export class SandboxStorage extends WorkerEntrypoint<SandboxEnv, TenantProps> {
+  get(key: unknown, runId: unknown): Promise<string | null> {
+    return value(rpc(this.env, this.ctx.props.tenantId, "storage", "get", [key, runId]));
+  }
+  put(key: unknown, data: unknown, runId: unknown): Promise<void> {
+    return value(rpc(this.env, this.ctx.props.tenantId, "storage", "put", [key, data, runId]));
+  }
+  list(prefix: unknown, runId: unknown): Promise<string[]> {
+    return value(rpc(this.env, this.ctx.props.tenantId, "storage", "list", [prefix, runId]));
+  }
+}
+
+/** `env.LLM` in the sandbox's isolates: chat answers in JSON, stream as the dispatcher's NDJSON stream. */
+export class SandboxLlm extends WorkerEntrypoint<SandboxEnv, TenantProps> {
+  chat(request: unknown, runId: unknown): Promise<unknown> {
+    return value(rpc(this.env, this.ctx.props.tenantId, "llm", "chat", [request, runId]));
+  }
+  async stream(request: unknown, runId: unknown): Promise<ReadableStream<Uint8Array>> {
+    const res = await rpc(this.env, this.ctx.props.tenantId, "llm", "stream", [request, runId]);
+    if (!res.body) throw new Error("LLM.stream: the platform sent no stream");
+    return res.body;
+  }
+}
+
+/** The isolates' `globalOutbound`: the dispatcher decides and counts, the public network carries. */
+export class SandboxEgress extends WorkerEntrypoint<SandboxEnv, TenantProps> {
+  override async fetch(request: Request): Promise<Response> {
+    const tenantId = this.ctx.props.tenantId;
+    const query: SandboxEgressQuery = {
+      method: request.method,
+      url: request.url,
+      runId: request.headers.get(EGRESS_RUN_HEADER),
+      credentials: request.headers.has(EGRESS_CREDENTIALS_HEADER),
+    };
+    const verdict = await platform(this.env, tenantId, SANDBOX_ROUTES.egress, query);
+    if (verdict.status !== 204) return verdict;
+    const outbound = new Request(request);
+    outbound.headers.delete(EGRESS_RUN_HEADER);
+    try {
+      return await this.env.PUBLIC.fetch(outbound);
+    } catch {
+      this.ctx.waitUntil(platform(this.env, tenantId, SANDBOX_ROUTES.egress, { ...query, failed: REFUSED }).then(() => undefined, () => undefined));
+      const shown = new URL(request.url);
+      return problemResponse("egress-denied", `${request.method} ${shown.protocol}//${shown.host}${shown.pathname}: ${REFUSED}.`, { extra: { reason: REFUSED } });
+    }
+  }
+}
+
+interface SandboxExports {
+  SandboxStorage(options: { props: TenantProps }): Fetcher;
+  SandboxLlm(options: { props: TenantProps }): Fetcher;
+  SandboxEgress(options: { props: TenantProps }): Fetcher;
+}
+
+export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    if (url.pathname === "/_ping") return new Response("ok");
+    if (request.headers.get(SANDBOX_TOKEN_HEADER) !== env.SANDBOX_TOKEN) return new Response("not found", { status: 404 });
+    const target = JSON.parse(request.headers.get(SANDBOX_TARGET_HEADER) ?? "null") as SandboxTarget | null;
+    if (!target) return new Response("no target", { status: 400 });
+    const exports = (ctx as unknown as { exports: SandboxExports }).exports;
+    const worker = env.LOADER.get(target.id, async () => {
+      const res = await platform(env, target.tenantId, SANDBOX_ROUTES.code, target);
+      if (!res.ok) throw new Error(`the agent's code could not be loaded (${res.status})`);
+      const { secrets, ...code } = (await res.json()) as SandboxCode;
+      const props = { props: { tenantId: target.tenantId } };
+      return {
+        ...code,
+        env: { ...secrets, STORAGE: exports.SandboxStorage(props), LLM: exports.SandboxLlm(props) },
+        globalOutbound: exports.SandboxEgress(props),
+      };
+    });
+    const headers = new Headers(request.headers);
+    headers.delete(SANDBOX_TOKEN_HEADER);
+    headers.delete(SANDBOX_TARGET_HEADER);
+    return worker.getEntrypoint(undefined, { limits: target.limits }).fetch(new Request(request, { headers }));
+  },
+} satisfies ExportedHandler<SandboxEnv>;

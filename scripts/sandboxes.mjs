@@ -1,0 +1,247 @@
+// The sandbox pool behind `npm start`: tenant code runs in workerd processes of its own, one per
+// tenant, never in the dispatcher's process (dispatcher/sandbox/worker.ts,
+// dispatcher/src/runtime/sandboxed.ts). workerd enforces no CPU limit, so a `for(;;)` in an agent
+// would otherwise freeze every tenant; here it freezes only its tenant's sandbox, which this pool
+// pings and stops (SIGKILL) once it has burnt the run's CPU budget without answering, as production
+// ends an invocation at its CPU limit. The dispatcher asks this pool (an HTTP server on loopback,
+// its SANDBOXES binding) where a tenant's sandbox listens, and why it stopped when a call breaks.
+import { spawn, spawnSync } from "node:child_process";
+import { timingSafeEqual } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { build } from "esbuild";
+
+const HOST = "127.0.0.1";
+const TOKEN_HEADER = "x-isoplane-sandbox-token";
+/** Production's default CPU limit of an invocation, used when the tenant has no cpuMsPerRun. */
+export const DEFAULT_CPU_MS = 30_000;
+const PING_EVERY_MS = 100;
+/** A sandbox that has not answered a ping for this long is spinning (or wedged): its CPU is counted. */
+const STALL_MS = 250;
+const IDLE_STOP_MS = 10 * 60_000;
+
+function workerdBinary(root) {
+  const fromWrangler = createRequire(createRequire(join(root, "package.json")).resolve("wrangler"));
+  const fromMiniflare = createRequire(fromWrangler.resolve("miniflare"));
+  return join(fromMiniflare.resolve("workerd/package.json"), "..", "bin", "workerd");
+}
+
+/** The sandbox Worker's workerd config: its only ways out are the dispatcher and the public network. */
+function config(compatibilityDate) {
+  return `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "sandbox", worker = .sandbox),
+    (name = "platform", external = (address = "${HOST}:1", http = ())),
+    (name = "public", network = (allow = ["public"], deny = [])),
+  ],
+  sockets = [ (name = "http", address = "${HOST}:0", http = (), service = "sandbox") ],
+);
+const sandbox :Workerd.Worker = (
+  modules = [ (name = "worker.js", esModule = embed "worker.js") ],
+  compatibilityDate = "${compatibilityDate}",
+  bindings = [
+    (name = "LOADER", workerLoader = ()),
+    (name = "PLATFORM", service = "platform"),
+    (name = "PUBLIC", service = "public"),
+    (name = "SANDBOX_TOKEN", fromEnvironment = "SANDBOX_TOKEN"),
+  ],
+  globalOutbound = "public",
+);
+`;
+}
+
+/** CPU time (user + system) a process has used, in ms; null once it is gone. */
+function cpuMsOf(pid, ticksPerSecond) {
+  let text;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return null;
+  }
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+}
+
+function clockTicks() {
+  const n = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim());
+  return Number.isInteger(n) && n > 0 ? n : 100;
+}
+
+/**
+ * Starts the pool: bundles the sandbox Worker into `dir`, listens on loopback and returns its
+ * address. `platform()` gives the dispatcher's direct address once it is known.
+ */
+export async function startSandboxPool({ root, dir, token, platform, compatibilityDate, max = 16, log = console.error }) {
+  mkdirSync(dir, { recursive: true });
+  await build({
+    entryPoints: [join(root, "dispatcher", "sandbox", "worker.ts")],
+    outfile: join(dir, "worker.js"),
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    mainFields: ["module", "main"],
+    conditions: ["workerd", "worker", "browser"],
+    target: "es2022",
+    external: ["cloudflare:*"],
+    logLevel: "warning",
+  });
+  const configFile = join(dir, "sandbox.capnp");
+  writeFileSync(configFile, config(compatibilityDate));
+  const workerd = workerdBinary(root);
+  const ticks = clockTicks();
+  /** tenantId → sandbox; `exits` keeps why each tenant's last sandbox stopped. */
+  const sandboxes = new Map();
+  const exits = new Map();
+  let spare = null;
+  let closed = false;
+
+  function spawnSandbox() {
+    const child = spawn(workerd, ["serve", configFile, "--experimental", "--control-fd=3", `--external-addr=platform=${platform()}`], {
+      stdio: ["ignore", "ignore", "pipe", "pipe"],
+      env: { ...process.env, SANDBOX_TOKEN: token },
+    });
+    const sandbox = { child, url: null, tenantId: null, budgetMs: DEFAULT_CPU_MS, lastUsed: Date.now(), okAt: Date.now(), cpuAtOk: 0, pinging: false, stopped: null };
+    sandbox.ready = new Promise((resolve, reject) => {
+      let buffered = "";
+      child.stdio[3].on("data", (chunk) => {
+        buffered += chunk.toString();
+        for (const line of buffered.split("\n").slice(0, -1)) {
+          const msg = JSON.parse(line);
+          if (msg.event === "listen" && msg.socket === "http") {
+            sandbox.url = `http://${HOST}:${msg.port}`;
+            resolve(sandbox);
+          }
+        }
+        buffered = buffered.slice(buffered.lastIndexOf("\n") + 1);
+      });
+      child.on("exit", (code, signal) => {
+        reject(new Error(`workerd exited (${signal ?? code}) before listening`));
+        if (!sandbox.stopped) sandbox.stopped = `its workerd process exited (${signal ?? `code ${code}`})`;
+        if (sandbox.tenantId) {
+          exits.set(sandbox.tenantId, sandbox.stopped);
+          if (sandboxes.get(sandbox.tenantId) === sandbox) sandboxes.delete(sandbox.tenantId);
+        }
+        if (spare === sandbox) spare = null;
+      });
+    });
+    sandbox.ready.catch(() => {});
+    child.stderr.on("data", (chunk) => {
+      for (const line of chunk.toString().split("\n")) {
+        // workerd logs each refused connection of the public-only network; the run's log says it.
+        if (line.trim() && !/is not allowed|jsgInternalError|^stack:/.test(line)) log(`[sandbox ${sandbox.tenantId ?? "spare"}] ${line}`);
+      }
+    });
+    return sandbox;
+  }
+
+  function stop(sandbox, reason) {
+    if (sandbox.stopped) return;
+    sandbox.stopped = reason;
+    if (sandbox.tenantId) exits.set(sandbox.tenantId, reason);
+    sandbox.child.kill("SIGKILL");
+  }
+
+  async function acquire(tenantId, cpuMs) {
+    let sandbox = sandboxes.get(tenantId);
+    if (!sandbox) {
+      if (sandboxes.size >= max) {
+        const oldest = [...sandboxes.values()].sort((a, b) => a.lastUsed - b.lastUsed)[0];
+        stop(oldest, `more than ${max} tenants' sandboxes were running (ISOPLANE_SANDBOXES); the least recently used was stopped`);
+        sandboxes.delete(oldest.tenantId);
+      }
+      sandbox = spare ?? spawnSandbox();
+      spare = null;
+      sandbox.tenantId = tenantId;
+      sandboxes.set(tenantId, sandbox);
+      exits.delete(tenantId);
+      if (!closed) spare = spawnSandbox();
+    }
+    sandbox.lastUsed = Date.now();
+    sandbox.budgetMs = cpuMs ?? DEFAULT_CPU_MS;
+    await sandbox.ready;
+    return sandbox.url;
+  }
+
+  /** Pings every sandbox; one that keeps spinning past its tenant's CPU budget is stopped. */
+  const watchdog = setInterval(() => {
+    const now = Date.now();
+    for (const sandbox of sandboxes.values()) {
+      if (!sandbox.url || sandbox.stopped) continue;
+      if (now - sandbox.lastUsed > IDLE_STOP_MS) {
+        stop(sandbox, "it was idle for 10 minutes");
+        sandboxes.delete(sandbox.tenantId);
+        continue;
+      }
+      if (now - sandbox.okAt > STALL_MS) {
+        const cpu = cpuMsOf(sandbox.child.pid, ticks);
+        const spent = cpu === null ? 0 : cpu - sandbox.cpuAtOk;
+        if (spent >= sandbox.budgetMs) {
+          stop(sandbox, `an agent ran ${Math.round(spent)} ms of CPU without yielding, over the CPU budget of ${sandbox.budgetMs} ms (cpuMsPerRun)`);
+          sandboxes.delete(sandbox.tenantId);
+          continue;
+        }
+      }
+      if (sandbox.pinging) continue;
+      sandbox.pinging = true;
+      fetch(`${sandbox.url}/_ping`, { signal: AbortSignal.timeout(60_000) })
+        .then((res) => res.arrayBuffer())
+        .then(
+          () => {
+            sandbox.okAt = Date.now();
+            sandbox.cpuAtOk = cpuMsOf(sandbox.child.pid, ticks) ?? 0;
+          },
+          () => {},
+        )
+        .finally(() => {
+          sandbox.pinging = false;
+        });
+    }
+  }, PING_EVERY_MS);
+
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", async () => {
+      const answer = (status, body) => {
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify(body));
+      };
+      const given = Buffer.from(String(req.headers[TOKEN_HEADER] ?? ""));
+      const expected = Buffer.from(token);
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return answer(404, { error: "not found" });
+      let body;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString() || "{}");
+      } catch {
+        return answer(400, { error: "malformed JSON" });
+      }
+      const tenantId = typeof body.tenantId === "string" ? body.tenantId : "";
+      if (!/^ten_[0-9a-z]{20}$/.test(tenantId)) return answer(400, { error: "no tenantId" });
+      if (req.url === "/exit") return answer(200, { exit: exits.get(tenantId) ?? null });
+      if (req.url !== "/acquire") return answer(404, { error: "not found" });
+      try {
+        const cpuMs = Number.isSafeInteger(body.cpuMs) && body.cpuMs > 0 ? body.cpuMs : null;
+        answer(200, { url: await acquire(tenantId, cpuMs) });
+      } catch (err) {
+        answer(200, { exit: err.message });
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, HOST, resolve));
+  spare = spawnSandbox();
+  return {
+    address: `${HOST}:${server.address().port}`,
+    max,
+    /** Every sandbox's process id (for tests and the faults script). */
+    pids: () => [...sandboxes.values()].map((s) => s.child.pid),
+    close() {
+      closed = true;
+      clearInterval(watchdog);
+      server.close();
+      for (const sandbox of [...sandboxes.values(), spare].filter(Boolean)) stop(sandbox, "the platform stopped");
+    },
+  };
+}
