@@ -49,7 +49,7 @@ export const fakeNamespace = {
 const unreachable = () => Promise.reject(new Error("Durable Object unreachable"));
 const unreachableTenants = {
   idFromName: (name: string) => ({ name }),
-  get: () => ({ start: unreachable, request: unreachable, begin: unreachable, release: unreachable }),
+  get: () => ({ start: unreachable, request: unreachable, begin: unreachable, release: unreachable, storageReserve: unreachable, storageCommit: unreachable, storageRelease: unreachable }),
 } as unknown as Cloudflare.Env["TENANTS"];
 
 export default {

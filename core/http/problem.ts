@@ -21,6 +21,7 @@ export const PROBLEMS = {
   "idempotency-key-in-use": { status: 409, title: "A request with this Idempotency-Key is still running" },
   "idempotency-key-reused": { status: 422, title: "This Idempotency-Key was used with a different request" },
   "payload-too-large": { status: 413, title: "The body is too large" },
+  "quota-storage-bytes": { status: 413, title: "The tenant's storageBytes quota would be exceeded" },
   "quota-requests-per-minute": { status: 429, title: "The tenant's requestsPerMinute quota is used up" },
   "quota-concurrent-runs": { status: 429, title: "The tenant's concurrentRuns quota is used up" },
   "quota-runs-per-month": { status: 429, title: "The tenant's runsPerMonth quota is used up" },

@@ -1,6 +1,9 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type { DispatcherEnv } from "../../../core/env";
+import { ProblemError } from "../../../core/http/problem";
 import { keyTooLong, maxKeyBytes, parseRelativeKey, tenantKey, tenantPrefix } from "../../../core/storage/keys";
+import { writeWithinQuota } from "../quota/storage";
+import { refusalMessage } from "../quota/storage-bytes";
 import { runStub } from "../runs/stubs";
 import type { UsageDelta } from "../runs/state";
 
@@ -36,8 +39,26 @@ export class TenantStorage extends WorkerEntrypoint<DispatcherEnv, TenantProps> 
     const bytes = new TextEncoder().encode(value);
     if (bytes.byteLength > MAX_VALUE_BYTES) throw new RangeError(`STORAGE.put: value is larger than ${MAX_VALUE_BYTES} bytes`);
     const r2Key = this.key(key);
-    await this.charge(runId, { storageWrites: 1, bytesWritten: bytes.byteLength });
-    await this.env.BUCKET.put(r2Key, bytes);
+    const tenantId = this.ctx.props.tenantId;
+    if (typeof runId !== "string" || !/^run_[0-9a-z]{20}$/.test(runId)) throw new Error(NOT_RUNNING);
+    const run = runStub(this.env, tenantId, runId);
+    const begun = await run.storageBegin(tenantId, bytes.byteLength);
+    if (begun === "refused") throw new Error(NOT_RUNNING);
+    if (begun === "charged") {
+      await this.env.BUCKET.put(r2Key, bytes);
+      return;
+    }
+    // The tenant has a storageBytes quota: the bytes are reserved first, the write charged once stored.
+    let written;
+    try {
+      written = await writeWithinQuota(this.env, tenantId, true, r2Key.slice(tenantPrefix(tenantId).length), bytes.byteLength, () => this.env.BUCKET.put(r2Key, bytes));
+    } catch (err) {
+      if (err instanceof ProblemError) throw new Error(`STORAGE.put: ${err.message}`);
+      throw err;
+    }
+    if (!written.ok) throw new RangeError(refusalMessage(written.refusal));
+    // Charged even if the run was stopped meanwhile (a late charge): the bytes were written.
+    await run.charge(tenantId, { storageWrites: 1, bytesWritten: bytes.byteLength }, true);
   }
 
   /** Keys (relative to the tenant prefix) that start with `prefix`, at most 1000. */

@@ -15,8 +15,11 @@ export function refusalProblem(r: Refusal): ProblemError {
   });
 }
 
-/** Asks the tenant's object; if it cannot answer, nothing is dispatched (503, fail closed). */
-export async function askTenant<T>(tenantId: string, ask: () => Promise<T>): Promise<T> {
+/**
+ * Asks the tenant's object; if it cannot answer, nothing is dispatched (503, fail closed).
+ * `undone` says what did not happen, for the detail.
+ */
+export async function askTenant<T>(tenantId: string, ask: () => Promise<T>, undone = "nothing was run"): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
@@ -27,7 +30,7 @@ export async function askTenant<T>(tenantId: string, ask: () => Promise<T>): Pro
     ]);
   } catch (err) {
     console.error(JSON.stringify({ level: "error", event: "tenant-unreachable", tenantId, error: String(err) }));
-    throw new ProblemError("unavailable", "Quota state cannot be reached; nothing was run. Retry shortly.", { headers: { "retry-after": "1" } });
+    throw new ProblemError("unavailable", `Quota state cannot be reached; ${undone}. Retry shortly.`, { headers: { "retry-after": "1" } });
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }

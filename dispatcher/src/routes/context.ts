@@ -8,6 +8,8 @@ import { contextKey, keyTooLong, maxKeyBytes, parsePathKey, parseRelativeKey, te
 import type { DispatcherApp } from "../context";
 import { requireTenant } from "../../../core/auth/middleware";
 import { admitRequest } from "../quota/admission";
+import { writeWithinQuota } from "../quota/storage";
+import { refusalDetail } from "../quota/storage-bytes";
 import { ContextList, ContextObject } from "../schemas";
 
 const DEFAULT_MAX_CONTEXT_BYTES = 25 * 1024 * 1024;
@@ -50,13 +52,25 @@ function keySegments(url: string): string[] {
   return parsePathKey(path.slice(PREFIX.length));
 }
 
+/** Whether the tenant's writes are counted against `storageBytes` (as its key says; none: no extra call). */
+const metered = (c: { var: { tenant: { quotas: { storageBytes: number | null } } } }) => c.var.tenant.quotas.storageBytes !== null;
+
 context.put("/*", async (c) => {
   const segments = keySegments(c.req.url);
+  const tenantId = c.var.tenant.tenantId;
+  const r2Key = contextKey(tenantId, segments);
   const limit = intSetting(c.env.MAX_CONTEXT_BYTES, DEFAULT_MAX_CONTEXT_BYTES);
   const body = await readBodyLimited(c.req.raw, limit, "context object");
-  const object = await c.env.BUCKET.put(contextKey(c.var.tenant.tenantId, segments), body, {
-    httpMetadata: { contentType: c.req.header("content-type") ?? "application/octet-stream" },
-  });
+  const written = await writeWithinQuota(c.env, tenantId, metered(c), r2Key.slice(tenantPrefix(tenantId).length), body.byteLength, () =>
+    c.env.BUCKET.put(r2Key, body, { httpMetadata: { contentType: c.req.header("content-type") ?? "application/octet-stream" } }),
+  );
+  if (!written.ok) {
+    const r = written.refusal;
+    throw new ProblemError("quota-storage-bytes", refusalDetail(r, segments.join("/")), {
+      extra: { quota: "storageBytes", limit: r.limit, storedBytes: r.used, addedBytes: r.delta },
+    });
+  }
+  const object = written.value;
   return c.json({ key: segments.join("/"), size: object.size, etag: object.etag }, 200);
 });
 
@@ -71,7 +85,10 @@ context.get("/*", async (c) => {
 
 context.delete("/*", async (c) => {
   const segments = keySegments(c.req.url);
-  await c.env.BUCKET.delete(contextKey(c.var.tenant.tenantId, segments));
+  const tenantId = c.var.tenant.tenantId;
+  const r2Key = contextKey(tenantId, segments);
+  // A delete is a write of 0 bytes: never refused, and it frees what the key held.
+  await writeWithinQuota(c.env, tenantId, metered(c), r2Key.slice(tenantPrefix(tenantId).length), 0, () => c.env.BUCKET.delete(r2Key));
   return c.body(null, 204);
 });
 
@@ -86,7 +103,9 @@ export function describeContext(app: OpenAPIHono<DispatcherApp>): void {
       summary: "Store a context object at tenants/<tenant>/context/<key> (keys may contain /)",
       security: bearerSecurity,
       request: { params: KeyParam, body: { content: { "application/octet-stream": { schema: z.string() } } } },
-      responses: { 200: { description: "Stored", content: { "application/json": { schema: ContextObject } } }, ...problems(400, 401, 403, 413) },
+      description:
+        "413 is `payload-too-large` for a body over the size limit and `quota-storage-bytes` when storing it would take the tenant's stored bytes over its `storageBytes` quota (an overwrite counts the new size less the old). 503 `unavailable`: the quota state could not be reached, nothing was stored.",
+      responses: { 200: { description: "Stored", content: { "application/json": { schema: ContextObject } } }, ...problems(400, 401, 403, 413, 503) },
     }),
     createRoute({
       method: "get",
@@ -100,9 +119,10 @@ export function describeContext(app: OpenAPIHono<DispatcherApp>): void {
       method: "delete",
       path: "/v1/context/{key}",
       summary: "Delete a context object",
+      description: "The object's bytes no longer count against the tenant's `storageBytes` quota.",
       security: bearerSecurity,
       request: { params: KeyParam },
-      responses: { 204: { description: "Deleted (or absent)" }, ...problems(400, 401, 403) },
+      responses: { 204: { description: "Deleted (or absent)" }, ...problems(400, 401, 403, 503) },
     }),
     createRoute({
       method: "get",

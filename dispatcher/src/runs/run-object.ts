@@ -276,6 +276,21 @@ export class RunObject extends DurableObject<DispatcherEnv> {
   }
 
   /**
+   * An `env.STORAGE.put` about to be made: refused unless running. Without a `storageBytes` quota
+   * (the run's policy) it is charged now ("charged"); with one, nothing is charged yet
+   * ("metered"): the binding reserves the bytes with the tenant's object and charges the write
+   * once it is stored, so a refused put costs the run nothing.
+   */
+  async storageBegin(runId: string, tenantId: string, bytes: number): Promise<"refused" | "charged" | "metered"> {
+    const s = await this.load(runId);
+    if (!s || s.tenantId !== tenantId || s.status !== "running") return "refused";
+    if (s.policy.storageMetered) return "metered";
+    addUsage(s, { storageWrites: 1, bytesWritten: bytes });
+    await this.save(s);
+    return "charged";
+  }
+
+  /**
    * A model call about to start: refused unless running and under `llmCallsPerRun`; counted now.
    * Returns what the run has spent so far (for the spend cap's remaining budget).
    */

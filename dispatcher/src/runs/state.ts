@@ -53,6 +53,8 @@ export interface RunPolicy {
   llmCallsPerRun: number | null;
   /** The tenant has a monthly spend cap: model calls ask the tenant's object what is left. */
   spendCapped: boolean;
+  /** The tenant has a `storageBytes` quota: `env.STORAGE.put` reserves its bytes with the tenant's object. */
+  storageMetered?: boolean;
   retentionDays: number;
 }
 

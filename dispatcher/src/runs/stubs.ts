@@ -5,7 +5,7 @@ import { runObjectName } from "./shards";
 /** The methods a caller may ask of one run; the run's id is bound by `runStub`. */
 type RunMethods = Pick<
   RunObject,
-  "create" | "start" | "waitForEnd" | "close" | "cancel" | "fail" | "charge" | "llmBegin" | "egress" | "meter" | "append" | "platform" | "recordNote" | "view" | "state" | "events" | "follow"
+  "create" | "start" | "waitForEnd" | "close" | "cancel" | "fail" | "charge" | "storageBegin" | "llmBegin" | "egress" | "meter" | "append" | "platform" | "recordNote" | "view" | "state" | "events" | "follow"
 >;
 export type RunHandle = { [K in keyof RunMethods]: RunMethods[K] extends (runId: string, ...args: infer A) => infer R ? (...args: A) => R : never };
 

@@ -3,7 +3,23 @@ import { monthToDateMicros } from "../../../core/billing/spend";
 import type { DispatcherEnv } from "../../../core/env";
 import type { ProblemSlug } from "../../../core/http/problem";
 import { DEFAULT_RETENTION_DAYS, parseQuotas, type QuotaName } from "../../../core/quotas";
+import { tenantPrefix } from "../../../core/storage/keys";
 import { admit, emptyState, monthOf, nextMonthStart, release, REFUSAL_SLUG, type Limits, type QuotaState } from "../quota/rules";
+import {
+  beginResync,
+  emptyCounter,
+  finishResync,
+  lapsed,
+  page,
+  reserve,
+  settle,
+  settled,
+  touch,
+  usedBytes,
+  type Resync,
+  type StorageCounter,
+  type StorageRefusal,
+} from "../quota/storage-bytes";
 import { leaseFor, runTimeoutMs } from "../runs/lease";
 import type { RunPolicy } from "../runs/state";
 import { runStub } from "../runs/stubs";
@@ -37,6 +53,27 @@ export type Refusal = { kind: "refused"; slug: ProblemSlug; detail: string; retr
 export type StartResult = { kind: "run"; target: AgentTarget; quotas: TenantConfig["quotas"] } | { kind: "replay"; runId: string; mode: string } | Refusal;
 export type BeginResult = { kind: "ok"; quotas: TenantConfig["quotas"] } | { kind: "wait" } | Refusal;
 
+/** A write that neither commits nor releases within this long is settled by asking R2 what the key holds. */
+export const STORAGE_LEASE_MS = 60_000;
+/** How long a write waits for the previous write to the same key before it is told to retry. */
+export const STORAGE_KEY_WAIT_MS = 2_000;
+/** The stored-bytes count is rebuilt from an R2 list this often (it picks up what was written around it). */
+export const STORAGE_RESYNC_MS = 24 * 60 * 60 * 1000;
+
+/** What the tenant's object answers a write that may change its stored bytes. */
+export type StorageReservation =
+  | { kind: "unmetered" }
+  | { kind: "reserved"; id: string }
+  | ({ kind: "refused" } & StorageRefusal)
+  | { kind: "busy" };
+
+/** The persisted count: `known` is false while the tenant has no `storageBytes` (nothing is counted then). */
+interface StoredBytes {
+  known: boolean;
+  counter: StorageCounter;
+  resyncedAt: number | null;
+}
+
 const admissionLimits = (q: TenantConfig["quotas"]): Limits => ({
   requestsPerMinute: q.requestsPerMinute,
   concurrentRuns: q.concurrentRuns,
@@ -67,6 +104,14 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
   private agentGen = new Map<string, number>();
   private quota!: QuotaState;
   private spend: { month: string; micros: number } | null = null;
+  private stored!: StoredBytes;
+  /** The recount under way, if any, and the first one's promise (writes wait for it). */
+  private resync: Resync | null = null;
+  private building: Promise<void> | null = null;
+  /** Keys with a write under way (one at a time per key), and the writes waiting for each. */
+  private held = new Set<string>();
+  private waiting = new Map<string, (() => boolean)[]>();
+  private sweeping = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: DispatcherEnv) {
     super(ctx, env);
@@ -78,6 +123,8 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
       this.quota = (await ctx.storage.get<QuotaState>("quota")) ?? emptyState(Date.now());
       this.spend = (await ctx.storage.get<{ month: string; micros: number }>("spend")) ?? null;
       this.tenantId = (await ctx.storage.get<string>("tenantId")) ?? null;
+      this.stored = (await ctx.storage.get<StoredBytes>("storageBytes")) ?? { known: false, counter: emptyCounter(), resyncedAt: null };
+      for (const r of Object.values(this.stored.counter.pending)) this.held.add(r.key);
     });
   }
 
@@ -104,7 +151,10 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
           }
         : { status: "deleted", quotas: parseQuotas("{}"), egressAllow: [], retentionDays: DEFAULT_RETENTION_DAYS, queueWeight: 1 };
       // An invalidation that arrived while D1 was read means the row read may be older: read again.
-      if (gen === this.configGen) this.config = config;
+      if (gen === this.configGen) {
+        this.config = config;
+        if (config.quotas.storageBytes === null) this.forgetStored();
+      }
     }
   }
 
@@ -138,6 +188,10 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
     if (change.config) {
       this.config = null;
       this.configGen += 1;
+      // Read now, before the control plane answers: a storageBytes quota removed stops the count
+      // at once (puts are not counted without one), so setting one again starts from R2.
+      // (If D1 cannot be read now, the next call reads it.)
+      if (this.tenantId) await this.loadConfig(this.tenantId).catch(() => undefined);
       // A newly set spend cap needs the month's figure from the ledger.
       this.ctx.waitUntil(this.dispatch());
     }
@@ -204,6 +258,7 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
       subrequestsPerRun: config.quotas.subrequestsPerRun,
       llmCallsPerRun: config.quotas.llmCallsPerRun ?? null,
       spendCapped: config.quotas.monthlySpendCapUsd !== null,
+      storageMetered: config.quotas.storageBytes !== null,
       retentionDays: config.retentionDays,
     };
     try {
@@ -355,6 +410,201 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
       retryAfter: decision.retryAfter,
       extra: { quota: decision.quota, limit: decision.limit, retryAfter: decision.retryAfter },
     };
+  }
+
+  // ---- stored bytes (`storageBytes`) ----
+
+  /**
+   * A write of `size` bytes at `key` (relative to `tenants/<id>/`; 0 for a delete) is about to be
+   * made. Without a `storageBytes` quota nothing is counted ("unmetered"). Otherwise the write
+   * waits its turn behind any other write to the same key, reads the key's size from R2, and is
+   * admitted (its growth reserved) or refused in one step with no await between check and count.
+   * The caller commits or releases the reservation; a reservation never settled lapses after
+   * `STORAGE_LEASE_MS` and is settled by what R2 then holds.
+   */
+  async storageReserve(tenantId: string, key: string, size: number): Promise<StorageReservation> {
+    const config = await this.loadConfig(tenantId);
+    if (config.quotas.storageBytes === null) return { kind: "unmetered" };
+    if (!this.stored.known) await this.buildStored();
+    await this.sweepLapsed(Date.now());
+    if (!(await this.lockKey(key))) return { kind: "busy" };
+    let holding = true;
+    try {
+      const head = await this.env.BUCKET.head(tenantPrefix(tenantId) + key);
+      const old = head?.size ?? 0;
+      // Settings may have changed while R2 answered.
+      const limit = (await this.loadConfig(tenantId)).quotas.storageBytes;
+      if (limit === null || !this.stored.known) {
+        this.unlockKey(key);
+        holding = false;
+        return this.storageReserve(tenantId, key, size);
+      }
+      // From here to the reservation nothing awaits: the check and the count are one step.
+      const id = crypto.randomUUID();
+      const decision = reserve(this.stored.counter, id, { key, old, size, until: Date.now() + STORAGE_LEASE_MS }, limit);
+      if (!decision.ok) return { kind: "refused", limit: decision.limit, used: decision.used, delta: decision.delta, old, size };
+      if (this.resync) touch(this.resync, key, old);
+      holding = false; // the reservation holds the key until it is settled
+      await this.saveStored();
+      return { kind: "reserved", id };
+    } finally {
+      if (holding) this.unlockKey(key);
+    }
+  }
+
+  /** The reserved write is stored. */
+  async storageCommit(id: string): Promise<void> {
+    if (this.settleWrite(id, "commit")) await this.saveStored();
+  }
+
+  /** The reserved write failed: the key holds what it held. */
+  async storageRelease(id: string): Promise<void> {
+    if (this.settleWrite(id, "release")) await this.saveStored();
+  }
+
+  /** The count as the object keeps it (tests, operators): null while the tenant has no `storageBytes`. */
+  async storedBytes(tenantId: string): Promise<{ bytes: number; used: number; pending: number; resyncedAt: number | null } | null> {
+    const config = await this.loadConfig(tenantId);
+    if (config.quotas.storageBytes === null) return null;
+    if (!this.stored.known) await this.buildStored();
+    const c = this.stored.counter;
+    return { bytes: c.bytes, used: usedBytes(c), pending: Object.keys(c.pending).length, resyncedAt: this.stored.resyncedAt };
+  }
+
+  /** Rebuilds the count from an R2 list now (the daily alarm does this; so can an operator or a test). */
+  async resyncStorage(tenantId: string): Promise<void> {
+    const config = await this.loadConfig(tenantId);
+    if (config.quotas.storageBytes === null) return;
+    if (!this.stored.known) return this.buildStored();
+    if (this.building) return this.building;
+    if (!this.resync) await this.recount();
+  }
+
+  /** The daily recount while the tenant has a `storageBytes` quota. */
+  override async alarm(): Promise<void> {
+    if (!this.tenantId) return;
+    const config = await this.loadConfig(this.tenantId);
+    if (config.quotas.storageBytes === null) return;
+    await this.sweepLapsed(Date.now());
+    await this.resyncStorage(this.tenantId);
+    await this.ctx.storage.setAlarm(Date.now() + STORAGE_RESYNC_MS);
+  }
+
+  private settleWrite(id: string, how: "commit" | "release" | number): boolean {
+    const r = this.stored.counter.pending[id];
+    if (!r) return false;
+    const actual = how === "commit" ? r.size : how === "release" ? r.old : how;
+    settle(this.stored.counter, id, actual);
+    if (this.resync) settled(this.resync, r.key, actual);
+    this.unlockKey(r.key);
+    return true;
+  }
+
+  /** Reservations whose writer never came back are settled by what R2 holds for the key now. */
+  private async sweepLapsed(now: number): Promise<void> {
+    const ids = lapsed(this.stored.counter, now).filter((id) => !this.sweeping.has(id));
+    if (!ids.length || !this.tenantId) return;
+    const prefix = tenantPrefix(this.tenantId);
+    for (const id of ids) this.sweeping.add(id);
+    try {
+      await Promise.all(
+        ids.map(async (id) => {
+          const r = this.stored.counter.pending[id];
+          if (r) this.settleWrite(id, (await this.env.BUCKET.head(prefix + r.key))?.size ?? 0);
+        }),
+      );
+    } finally {
+      for (const id of ids) this.sweeping.delete(id);
+    }
+    await this.saveStored();
+  }
+
+  /** The first count, which every write waits for (one R2 list call per 1,000 objects). */
+  private async buildStored(): Promise<void> {
+    this.building ??= this.recount().finally(() => {
+      this.building = null;
+    });
+    await this.building;
+  }
+
+  /**
+   * Counts every object under `tenants/<id>/`. Writes through this object go on meanwhile (after
+   * the first count): the recount swaps what the list saw of each key they touched for what they
+   * left, so each is counted once (`quota/storage-bytes.ts`).
+   */
+  private async recount(): Promise<void> {
+    const tenantId = this.tenantId;
+    if (!tenantId) return;
+    const rs = beginResync(this.stored.counter);
+    this.resync = rs;
+    const prefix = tenantPrefix(tenantId);
+    try {
+      for (let cursor: string | undefined; ; ) {
+        const listed = await this.env.BUCKET.list({ prefix, limit: 1000, ...(cursor ? { cursor } : {}) });
+        if (this.resync !== rs) return; // the quota was removed meanwhile
+        page(rs, listed.objects.map((o) => ({ key: o.key.slice(prefix.length), size: o.size })));
+        if (!listed.truncated) break;
+        cursor = listed.cursor;
+      }
+      finishResync(this.stored.counter, rs);
+      const first = !this.stored.known;
+      this.stored.known = true;
+      this.stored.resyncedAt = Date.now();
+      this.resync = null;
+      await this.saveStored();
+      if (first && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + STORAGE_RESYNC_MS);
+    } finally {
+      if (this.resync === rs) this.resync = null;
+    }
+  }
+
+  /** No quota: nothing is counted, and a quota set later starts from a fresh count of R2. */
+  private forgetStored(): void {
+    if (!this.stored.known && this.resync === null) return;
+    this.stored.known = false;
+    this.stored.counter.bytes = 0;
+    this.resync = null;
+    void this.saveStored();
+  }
+
+  private async saveStored(): Promise<void> {
+    await this.ctx.storage.put("storageBytes", this.stored);
+  }
+
+  /** Waits (at most `STORAGE_KEY_WAIT_MS`) until no other write to `key` is under way; then the caller holds it. */
+  private lockKey(key: string): Promise<boolean> {
+    if (!this.held.has(key)) {
+      this.held.add(key);
+      return Promise.resolve(true);
+    }
+    return new Promise<boolean>((resolve) => {
+      const queue = this.waiting.get(key) ?? [];
+      this.waiting.set(key, queue);
+      let done = false;
+      const wake = () => {
+        if (done) return false;
+        done = true;
+        clearTimeout(timer);
+        resolve(true);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        if (done) return;
+        done = true;
+        const at = queue.indexOf(wake);
+        if (at >= 0) queue.splice(at, 1);
+        resolve(false);
+      }, STORAGE_KEY_WAIT_MS);
+      queue.push(wake);
+    });
+  }
+
+  /** Hands the key to the next waiting write, or frees it. */
+  private unlockKey(key: string): void {
+    const queue = this.waiting.get(key);
+    while (queue?.length) if (queue.shift()!()) return;
+    this.waiting.delete(key);
+    this.held.delete(key);
   }
 
   // ---- the async lane ----
