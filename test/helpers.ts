@@ -153,3 +153,15 @@ export async function getRun(t: TestTenant, runId: string): Promise<RunBody & { 
   expect(res.status, await res.clone().text()).toBe(200);
   return res.json();
 }
+
+/** Parses a text/event-stream body into its events. */
+export async function readSse(res: Response): Promise<{ event: string; data: unknown; id: string | undefined }[]> {
+  const text = await res.text();
+  return text
+    .split("\n\n")
+    .filter((block) => /^data: /m.test(block))
+    .map((block) => {
+      const fields = Object.fromEntries(block.split("\n").map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 2)]));
+      return { event: fields.event!, data: JSON.parse(fields.data!), id: fields.id };
+    });
+}

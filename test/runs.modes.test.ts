@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { VERSIONED } from "./agents";
-import { bearer, dp, expectProblem, json, ledgered, newTenant, run, upload, type TestTenant, waitFor } from "./helpers";
+import { bearer, dp, expectProblem, json, ledgered, newTenant, readSse, run, upload, type TestTenant, waitFor } from "./helpers";
 
 /** Emits three events, streams a model answer, then returns. */
 const EMITTER = `export default {
@@ -28,18 +28,6 @@ const EMITTER = `export default {
 };`;
 
 const SLOW = `export default { async fetch(request, env) { await env.EMIT("agent.event", { started: true }); await new Promise((r) => setTimeout(r, 2500)); return Response.json({ late: true }); } };`;
-
-/** Parses a text/event-stream body into its events. */
-async function readSse(res: Response): Promise<{ event: string; data: unknown; id: string | undefined }[]> {
-  const text = await res.text();
-  return text
-    .split("\n\n")
-    .filter((block) => /^data: /m.test(block))
-    .map((block) => {
-      const fields = Object.fromEntries(block.split("\n").map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 2)]));
-      return { event: fields.event!, data: JSON.parse(fields.data!), id: fields.id };
-    });
-}
 
 
 const record = async (t: TestTenant, id: string) => (await dp(`/v1/runs/${id}`, { headers: bearer(t.key) })).json<{ status: string; usage: Record<string, number> }>();

@@ -23,14 +23,7 @@ export const RunResult = RunRecord.extend({ output: z.unknown() }).openapi("RunR
 
 export const RunQueued = z.object({ id: z.string(), status: z.literal("queued") }).openapi("RunQueued");
 
-
-export const RunEvent = z
-  .object({ seq: z.number().int(), at: z.string().datetime(), type: z.string(), data: z.unknown() })
-  .openapi("RunEvent");
-
-export const RunEvents = z
-  .object({ events: z.array(RunEvent), next: z.number().int().nullable().openapi({ description: "Pass as `after` to read on; null at the end." }) })
-  .openapi("RunEvents");
+export { RunEvent, RunEvents } from "../../core/runs/read";
 
 export const ContextObject = z
   .object({ key: z.string(), size: z.number().int(), etag: z.string() })

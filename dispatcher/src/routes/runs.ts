@@ -10,6 +10,7 @@ import { ProblemError } from "../../../core/http/problem";
 import { jsonBody, page, queryParams } from "../../../core/http/validate";
 import { newId } from "../../../core/ids";
 import { AgentName, agentNameParam, idParam } from "../../../core/names";
+import { eventsBody, eventsRange, EventsQuery, LastEventIdHeader, RUN_ID_HEADER, storedOutput, streamStart, StreamQuery } from "../../../core/runs/read";
 import { runView } from "../../../core/runs/record";
 import { resultKey } from "../../../core/storage/keys";
 import type { DispatcherApp } from "../context";
@@ -24,19 +25,11 @@ import { checkWebhookUrl, webhookSecret } from "../runs/webhooks";
 import { RunEvents, RunList, RunQueued, RunRecord, RunRequest, RunResult, RunStatus } from "../schemas";
 
 type Ctx = Context<DispatcherApp>;
-const RUN_ID_HEADER = "x-isoplane-run-id";
 
 export const agentRuns = new OpenAPIHono<DispatcherApp>();
 agentRuns.use("*", requireTenant("runs", { endUsers: true }));
 
 const callerOf = (p: TenantPrincipal): Caller => ({ tenantId: p.tenantId, endUser: p.subject });
-
-/** The stored output of a succeeded run (null otherwise). */
-async function storedOutput(bucket: R2Bucket, tenantId: string, run: { id: string; status: string }): Promise<unknown> {
-  if (run.status !== "succeeded") return null;
-  const object = await bucket.get(resultKey(tenantId, run.id, ["output.json"]));
-  return object ? object.json() : null;
-}
 
 /**
  * Admission, the run's record and the version it runs are one call to the tenant's object; then
@@ -171,25 +164,14 @@ runRecords.get("/:runId/result", async (c) => {
   return new Response(object.body, { headers: { "content-type": "application/json", etag: object.httpEtag } });
 });
 
-const EventsQuery = z.object({
-  after: z.coerce.number().int().min(0).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
-});
-
 /** The run's event log, live or archived. */
 runRecords.get("/:runId/events", async (c) => {
   const runId = idParam(c.req.param("runId"), "run", "run");
-  const { after = 0, limit = 500 } = queryParams(c.req.query(), EventsQuery);
+  const { after, limit } = eventsRange(c.req.query());
   const log = await runStub(c.env, c.var.tenant.tenantId, runId).events(callerOf(c.var.tenant), after, limit);
   if (!log) throw new ProblemError("not-found", "No run with that id.");
-  const body: z.infer<typeof RunEvents> = {
-    events: log.events.map((e) => ({ seq: e.seq, at: new Date(e.at).toISOString(), type: e.type, data: JSON.parse(e.data) as unknown })),
-    next: log.next,
-  };
-  return Response.json(body);
+  return Response.json(eventsBody(log));
 });
-
-const StreamQuery = z.object({ after: z.coerce.number().int().min(0).optional() });
 
 /**
  * The run's events as server-sent events: replayed from after `Last-Event-ID` (or `?after=`), then
@@ -198,10 +180,7 @@ const StreamQuery = z.object({ after: z.coerce.number().int().min(0).optional() 
  */
 runRecords.get("/:runId/stream", async (c) => {
   const runId = idParam(c.req.param("runId"), "run", "run");
-  const { after: fromQuery } = queryParams(c.req.query(), StreamQuery);
-  const header = c.req.header("last-event-id");
-  if (header !== undefined && !/^\d{1,15}$/.test(header.trim())) throw new ProblemError("invalid-request", "Last-Event-ID: the id of an event of this run.");
-  const after = header !== undefined ? Number(header.trim()) : (fromQuery ?? 0);
+  const after = streamStart(c.req.header("last-event-id"), c.req.query());
   const stream = await runStub(c.env, c.var.tenant.tenantId, runId).follow(callerOf(c.var.tenant), after);
   if (!stream) throw new ProblemError("not-found", "No run with that id.");
   return new Response(stream, { headers: { ...SSE_HEADERS, [RUN_ID_HEADER]: runId } });
@@ -224,9 +203,6 @@ const AgentParam = z.object({ agent: AgentName.openapi({ param: { name: "agent",
 const RunIdParam = z.object({ runId: z.string().openapi({ param: { name: "runId", in: "path" }, example: "run_01jd0000000000000000" }) });
 const IdempotencyHeader = z.object({
   "idempotency-key": z.string().max(255).optional().openapi({ description: "Repeats within 24 h return the first run instead of starting another." }),
-});
-const LastEventIdHeader = z.object({
-  "last-event-id": z.string().max(16).optional().openapi({ description: "Resume after this event id (what EventSource sends on reconnect)." }),
 });
 
 export function describeRuns(app: OpenAPIHono<DispatcherApp>): void {
