@@ -14,7 +14,8 @@ export type AuditAction =
   | "secret.put"
   | "secret.delete"
   | "jwks.put"
-  | "jwks.delete";
+  | "jwks.delete"
+  | "run.cancel";
 
 export function actorName(actor: Actor): string {
   return actor.kind === "admin" ? "admin" : actor.keyId;

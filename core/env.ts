@@ -17,6 +17,8 @@ export interface PlatformEnv {
 export interface ControlPlaneEnv extends PlatformEnv {
   /** The dispatcher's per-tenant objects, told of every change to an agent or a tenant's settings. */
   TENANTS: DurableObjectNamespace<import("../dispatcher/src/tenant/tenant-object").TenantObject>;
+  /** The dispatcher's run objects: the operator reads, follows and cancels any tenant's run (`/admin/runs/{id}`). */
+  RUN_RECORDS: DurableObjectNamespace<import("../dispatcher/src/runs/run-object").RunObject>;
   /** Operator credential for `/admin` (a secret; `npm start` provides one locally). */
   ADMIN_TOKEN: string;
   /** Platform-wide script size cap in bytes (default 5 MiB). */

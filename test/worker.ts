@@ -22,6 +22,9 @@ export const SHORT_READ_TIMEOUT_MS = 600;
 export const DISPATCHER_SANDBOX_HOST = "dispatcher-sandbox.test";
 export const TEST_SANDBOX_TOKEN = "test-sandbox-token-0123456789";
 
+/** The dispatcher with a 15 s run budget (the tests' default is 3 s): runs watched while they run. */
+export const DISPATCHER_LONG_RUNS_HOST = "dispatcher-long-runs.test";
+
 /** The dispatcher with RUNTIME=wfp over a fake dispatch namespace that records every get(). */
 export const DISPATCHER_WFP_HOST = "dispatcher-wfp.test";
 
@@ -66,6 +69,7 @@ export default {
     if (host === CONTROL_PLANE_SHORT_READ_HOST) return controlPlane.fetch(request, { ...env, BODY_READ_TIMEOUT_MS: String(SHORT_READ_TIMEOUT_MS) }, ctx);
     if (host === DISPATCHER_SHORT_READ_HOST) return dispatcher.fetch(request, { ...env, BODY_READ_TIMEOUT_MS: String(SHORT_READ_TIMEOUT_MS) }, ctx);
     if (host === DISPATCHER_SANDBOX_HOST) return dispatcher.fetch(request, { ...env, SANDBOX_TOKEN: TEST_SANDBOX_TOKEN }, ctx);
+    if (host === DISPATCHER_LONG_RUNS_HOST) return dispatcher.fetch(request, { ...env, RUN_TIMEOUT_MS: "15000" }, ctx);
     if (host === DISPATCHER_NO_QUOTA_HOST) return dispatcher.fetch(request, { ...env, TENANTS: unreachableTenants }, ctx);
     return dispatcher.fetch(request, env, ctx);
   },

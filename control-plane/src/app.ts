@@ -12,6 +12,8 @@ import { adminBilling, describeBilling } from "./routes/billing";
 import { describeSecrets } from "./routes/secrets";
 import { adminTenants, describeTenants } from "./routes/tenants";
 import { dispatcherReachable } from "./tenants/notify";
+import { adminRuns, describeAdminRuns } from "./routes/runs";
+import { adminAgents, describeAdminAgents } from "./routes/tenant-agents";
 
 /** The control plane's HTTP surface; the publisher (local or Workers for Platforms) comes from configuration. */
 export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Publisher) {
@@ -33,17 +35,21 @@ export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Pu
       ? c.json({ ok: true })
       : problemResponse("unavailable", "The control plane cannot reach the dispatcher's Durable Objects.", { instance: "/healthz", headers: { "retry-after": "1" } }),
   );
+  app.route("/admin/tenants/:tenantId/agents", adminAgents);
   app.route("/admin/tenants", adminTenants);
   app.route("/admin/audit", adminAudit);
   app.route("/admin", adminBilling);
   app.route("/v1/agents", agentRoutes);
   app.route("/v1/auth", authRoutes);
+  app.route("/admin/runs", adminRuns);
   describeTenants(app);
   describeAudit(app);
   describeAgents(app);
   describeSecrets(app);
   describeAuth(app);
   describeBilling(app);
+  describeAdminRuns(app);
+  describeAdminAgents(app);
   describe(
     app,
     createRoute({

@@ -40,3 +40,21 @@ export async function usageBuckets(d1: D1Database, tenantId: string, from: strin
   }));
 }
 
+
+export const ModelBucket = z
+  .object({ start: z.string(), model: z.string(), inputTokens: z.number().int(), outputTokens: z.number().int() })
+  .openapi("ModelBucket");
+
+/** A tenant's model tokens per bucket and model (the same buckets as `usageBuckets`). */
+export async function modelBuckets(d1: D1Database, tenantId: string, from: string, to: string, granularity: "hour" | "day"): Promise<z.infer<typeof ModelBucket>[]> {
+  const sql =
+    granularity === "day"
+      ? `SELECT day AS bucket, model, input_tokens, output_tokens
+         FROM usage_daily_models WHERE tenant_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day, model`
+      : `SELECT u.day || 'T' || printf('%02d', u.hour) || ':00:00Z' AS bucket, j.key AS model,
+                SUM(COALESCE(json_extract(j.value, '$.input'), 0)) AS input_tokens, SUM(COALESCE(json_extract(j.value, '$.output'), 0)) AS output_tokens
+         FROM usage u, json_each(u.model_usage) j WHERE u.tenant_id = ?1 AND u.day >= ?2 AND u.day <= ?3
+         GROUP BY u.day, u.hour, j.key ORDER BY u.day, u.hour, j.key`;
+  const rows = (await d1.prepare(sql).bind(tenantId, from, to).all<Record<string, string | number>>()).results;
+  return rows.map((r) => ({ start: String(r.bucket), model: String(r.model), inputTokens: Number(r.input_tokens), outputTokens: Number(r.output_tokens) }));
+}

@@ -7,6 +7,8 @@ import type { ControlPlaneApp } from "../context";
 
 /** `/admin` takes the operator's token only; a tenant key is recognised and refused with 403. */
 export const requireAdmin = createMiddleware<ControlPlaneApp>(async (c, next) => {
+  // Nested admin routers each name this middleware; the request is checked once.
+  if (c.get("actor")?.kind === "admin") return next();
   const token = bearerToken(c.req.header("authorization"));
   if (!c.env.ADMIN_TOKEN) {
     throw new ProblemError("unavailable", "The admin API is disabled: ADMIN_TOKEN is not configured.");

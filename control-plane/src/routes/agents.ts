@@ -1,7 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { and, asc, eq, gt } from "drizzle-orm";
 import { requireTenant } from "../../../core/auth/middleware";
-import { auditStatement } from "../../../core/audit";
+import { auditStatement, type Actor } from "../../../core/audit";
 import { db } from "../../../core/db/client";
 import { agents, tenants } from "../../../core/db/schema";
 import { intSetting } from "../../../core/env";
@@ -80,28 +81,34 @@ agentRoutes.put("/:agent/script", async (c) => {
   return c.json({ agent, version, sha256: upload.sha256, size: upload.size } satisfies z.infer<typeof PublishedScript>, 201);
 });
 
-const ListQuery = z.object({
+export const ListQuery = z.object({
   cursor: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(100).optional(),
 });
 
-agentRoutes.get("/", async (c) => {
-  const { cursor, limit = 50 } = queryParams(c.req.query(), ListQuery);
-  const rows = await db(c.env.DB)
+/** A page of a tenant's agents by name (the query's `cursor` is the last name shown). */
+export async function agentPage(d1: D1Database, tenantId: string, query: Record<string, string>) {
+  const { cursor, limit = 50 } = queryParams(query, ListQuery);
+  const rows = await db(d1)
     .select()
     .from(agents)
-    .where(and(eq(agents.tenantId, c.var.tenant.tenantId), cursor ? gt(agents.name, cursor) : undefined))
+    .where(and(eq(agents.tenantId, tenantId), cursor ? gt(agents.name, cursor) : undefined))
     .orderBy(asc(agents.name))
     .limit(limit + 1)
     .all();
-  const { items, cursor: next } = page(rows, limit, (a) => a.name);
+  return page(rows, limit, (a) => a.name);
+}
+
+agentRoutes.get("/", async (c) => {
+  const { items, cursor: next } = await agentPage(c.env.DB, c.var.tenant.tenantId, c.req.query());
   return c.json({
     agents: items.map((a) => ({ name: a.name, activeVersion: a.activeVersion, createdAt: iso(a.createdAt), updatedAt: iso(a.updatedAt) })),
     cursor: next,
   } satisfies z.infer<typeof AgentList>);
 });
 
-async function agentDetail(d1: D1Database, tenantId: string, name: string): Promise<z.infer<typeof AgentDetail>> {
+/** An agent and every version of it, newest first as stored. */
+export async function agentDetail(d1: D1Database, tenantId: string, name: string): Promise<z.infer<typeof AgentDetail>> {
   const agent = await findAgent(d1, tenantId, name);
   const versions = await listVersions(d1, tenantId, name);
   return {
@@ -124,9 +131,11 @@ agentRoutes.get("/:agent", async (c) => {
   return c.json(await agentDetail(c.env.DB, c.var.tenant.tenantId, agent));
 });
 
-agentRoutes.post("/:agent/rollback", async (c) => {
-  const agent = agentNameParam(c.req.param("agent"));
-  const { tenantId, keyId } = c.var.tenant;
+/**
+ * Makes an earlier version the active one (the tenant's own rollback, and the operator's from the
+ * dashboard): one D1 switch with its audit row, then the dispatcher is told.
+ */
+export async function rollbackAgent(c: Context<ControlPlaneApp>, tenantId: string, agent: string, actor: Actor): Promise<z.infer<typeof AgentDetail>> {
   const { version } = await jsonBody(c.req.raw, Rollback);
   const current = await findAgent(c.env.DB, tenantId, agent);
   const target = await findVersion(c.env.DB, tenantId, agent, version);
@@ -138,7 +147,7 @@ agentRoutes.post("/:agent/rollback", async (c) => {
   await c.env.DB.batch([
     activateStatement(c.env.DB, tenantId, agent, version),
     auditStatement(c.env.DB, {
-      actor: { kind: "key", keyId },
+      actor,
       tenantId,
       action: "agent.rollback",
       target: agent,
@@ -146,7 +155,13 @@ agentRoutes.post("/:agent/rollback", async (c) => {
     }),
   ]);
   await notifyDispatcher(c.env, tenantId, { agent });
-  return c.json(await agentDetail(c.env.DB, tenantId, agent));
+  return agentDetail(c.env.DB, tenantId, agent);
+}
+
+agentRoutes.post("/:agent/rollback", async (c) => {
+  const agent = agentNameParam(c.req.param("agent"));
+  const { tenantId, keyId } = c.var.tenant;
+  return c.json(await rollbackAgent(c, tenantId, agent, { kind: "key", keyId }));
 });
 
 agentRoutes.delete("/:agent", async (c) => {

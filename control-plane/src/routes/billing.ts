@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, desc, eq, gte, lt, lte } from "drizzle-orm";
 import { formatMicros } from "../../../core/billing/prices";
 import { platformCosts, priceBook } from "../../../core/billing/spend";
 import { db } from "../../../core/db/client";
@@ -9,7 +9,8 @@ import { page, queryParams } from "../../../core/http/validate";
 import { runView } from "../../../core/runs/record";
 import { RunList, RunStatus } from "../../../core/runs/schemas";
 import { exportStream, linesFor, period, tenantUsage } from "../../../core/billing/export";
-import { UsageBucket, UsageQuery, usageBuckets } from "../../../core/billing/usage";
+import { ModelBucket, modelBuckets, UsageBucket, UsageQuery, usageBuckets } from "../../../core/billing/usage";
+import { AgentName } from "../../../core/names";
 import type { ControlPlaneApp } from "../context";
 import { requireAdmin } from "../middleware/admin";
 import { liveTenant } from "../tenants/store";
@@ -68,12 +69,16 @@ adminBilling.get("/overview", async (c) => {
 adminBilling.get("/tenants/:tenantId/usage", async (c) => {
   const tenant = await liveTenant(c.env.DB, c.req.param("tenantId"));
   const q = queryParams(c.req.query(), UsageQuery);
-  return c.json({ tenantId: tenant.id, granularity: q.granularity, buckets: await usageBuckets(c.env.DB, tenant.id, q.from, q.to, q.granularity) });
+  const [buckets, models] = await Promise.all([usageBuckets(c.env.DB, tenant.id, q.from, q.to, q.granularity), modelBuckets(c.env.DB, tenant.id, q.from, q.to, q.granularity)]);
+  return c.json({ tenantId: tenant.id, granularity: q.granularity, buckets, models });
 });
 
 const RunsQuery = z.object({
   tenant: z.string().max(64).optional(),
+  agent: AgentName.optional(),
   status: RunStatus.optional(),
+  from: z.string().datetime().optional().openapi({ description: "Only runs created at or after this time." }),
+  to: z.string().datetime().optional().openapi({ description: "Only runs created at or before this time." }),
   cursor: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(100).optional(),
 });
@@ -85,7 +90,16 @@ adminBilling.get("/runs", async (c) => {
   const rows = await db(c.env.DB)
     .select()
     .from(runs)
-    .where(and(q.tenant ? eq(runs.tenantId, q.tenant) : undefined, q.status ? eq(runs.status, q.status) : undefined, q.cursor ? lt(runs.id, q.cursor) : undefined))
+    .where(
+      and(
+        q.tenant ? eq(runs.tenantId, q.tenant) : undefined,
+        q.agent ? eq(runs.agent, q.agent) : undefined,
+        q.status ? eq(runs.status, q.status) : undefined,
+        q.from ? gte(runs.createdAt, Date.parse(q.from)) : undefined,
+        q.to ? lte(runs.createdAt, Date.parse(q.to)) : undefined,
+        q.cursor ? lt(runs.id, q.cursor) : undefined,
+      ),
+    )
     .orderBy(desc(runs.id))
     .limit(limit + 1)
     .all();
@@ -126,14 +140,17 @@ export function describeBilling(app: OpenAPIHono<ControlPlaneApp>): void {
       security: bearerSecurity,
       request: { params: z.object({ tenantId: z.string().openapi({ param: { name: "tenantId", in: "path" } }) }), query: UsageQuery },
       responses: {
-        200: { description: "Buckets", content: { "application/json": { schema: z.object({ tenantId: z.string(), granularity: z.string(), buckets: z.array(UsageBucket) }) } } },
+        200: {
+          description: "Buckets, and model tokens per bucket and model",
+          content: { "application/json": { schema: z.object({ tenantId: z.string(), granularity: z.string(), buckets: z.array(UsageBucket), models: z.array(ModelBucket) }) } },
+        },
         ...problems(400, 401, 403, 404),
       },
     }),
     createRoute({
       method: "get",
       path: "/admin/runs",
-      summary: "Runs of every tenant, newest first",
+      summary: "Runs of every tenant, newest first, by tenant, agent, status and creation time",
       security: bearerSecurity,
       request: { query: RunsQuery },
       responses: { 200: { description: "A page", content: { "application/json": { schema: RunList } } }, ...problems(400, 401, 403) },

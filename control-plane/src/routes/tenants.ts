@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, desc, eq, lt, ne } from "drizzle-orm";
+import { and, desc, eq, lt, ne, or, sql } from "drizzle-orm";
 import { clearAuthCache } from "../../../core/auth/tenant-auth";
 import { auditStatement } from "../../../core/audit";
 import { db } from "../../../core/db/client";
@@ -33,17 +33,25 @@ adminTenants.post("/", async (c) => {
 
 const ListQuery = z.object({
   status: TenantStatus.optional().openapi({ description: "Only tenants in this status (default: all but deleted)." }),
+  q: z.string().trim().max(200).optional().openapi({ description: "Only tenants whose name contains this text (any case), or with this id." }),
   cursor: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(100).optional(),
 });
 
 /** Newest first; ids are time-ordered, so the cursor is the last id of the page. */
 adminTenants.get("/", async (c) => {
-  const { status, cursor, limit = 50 } = queryParams(c.req.query(), ListQuery);
+  const { status, q, cursor, limit = 50 } = queryParams(c.req.query(), ListQuery);
   const rows = await db(c.env.DB)
     .select()
     .from(tenants)
-    .where(and(status ? eq(tenants.status, status) : ne(tenants.status, "deleted"), cursor ? lt(tenants.id, cursor) : undefined))
+    .where(
+      and(
+        status ? eq(tenants.status, status) : ne(tenants.status, "deleted"),
+        // LIKE matches ASCII letters in any case; the text's own % and _ are matched as themselves.
+        q ? or(sql`${tenants.name} LIKE ${`%${q.replace(/[\\%_]/g, "\\$&")}%`} ESCAPE '\\'`, eq(tenants.id, q)) : undefined,
+        cursor ? lt(tenants.id, cursor) : undefined,
+      ),
+    )
     .orderBy(desc(tenants.id))
     .limit(limit + 1)
     .all();
