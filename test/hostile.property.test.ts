@@ -1,6 +1,8 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, bearer, cp, dp, newTenant, run, upload, waitFor, type TestTenant } from "./helpers";
+import { TEST_ADMIN_TOKEN } from "./constants";
+import { ADMIN, bearer, cp, dp, json, newTenant, run, upload, waitFor, type TestTenant } from "./helpers";
+import { CONTROL_PLANE_HOST } from "./worker";
 
 /**
  * Generated hostile requests against every route of both Workers: whatever is sent, the answer is
@@ -38,6 +40,10 @@ const ROUTES: Route[] = [
   { worker: "cp", method: "POST", path: "/admin/runs/{runId}/cancel", auth: "admin" },
   { worker: "cp", method: "GET", path: "/admin/tenants/{tenantId}/agents", auth: "admin" },
   { worker: "cp", method: "POST", path: "/admin/tenants/{tenantId}/agents/{agent}/rollback", auth: "admin" },
+  { worker: "cp", method: "GET", path: "/dashboard", auth: "admin" },
+  { worker: "cp", method: "POST", path: "/dashboard/session", auth: "admin" },
+  { worker: "cp", method: "GET", path: "/dashboard/session", auth: "admin" },
+  { worker: "cp", method: "DELETE", path: "/dashboard/session", auth: "admin" },
   { worker: "cp", method: "PUT", path: "/v1/agents/{agent}/script", auth: "tenant" },
   { worker: "cp", method: "GET", path: "/v1/agents", auth: "tenant" },
   { worker: "cp", method: "GET", path: "/v1/agents/{agent}", auth: "tenant" },
@@ -70,6 +76,7 @@ const ECHO = `export default { async fetch(request, env) { const { input } = awa
 let victim: TestTenant;
 let scratch: TestTenant[];
 let runId: string;
+let session: { cookie: string; csrf: string };
 const started = new Set<string>();
 
 const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 40 });
@@ -161,7 +168,7 @@ const query = fc.dictionary(
 );
 const auth = fc.oneof(
   { arbitrary: fc.constant("right"), weight: 8 },
-  { arbitrary: fc.constantFrom("none", "garbage", "swapped", "basic"), weight: 1 },
+  { arbitrary: fc.constantFrom("none", "garbage", "swapped", "basic", "session"), weight: 2 },
 );
 
 interface Sent {
@@ -181,6 +188,12 @@ function build(route: Route, a: { params: Record<string, string>; key: string; b
   else if (a.auth === "garbage") headers.set("authorization", "Bearer isk_" + "x".repeat(36));
   else if (a.auth === "swapped") headers.set("authorization", wrong);
   else if (a.auth === "basic") headers.set("authorization", "Basic Zm9vOmJhcg==");
+  else if (a.auth === "session") {
+    // The dashboard's session cookie, with its CSRF token and the browser's Origin.
+    headers.set("cookie", session.cookie);
+    headers.set("x-csrf-token", session.csrf);
+    headers.set("origin", `http://${CONTROL_PLANE_HOST}`);
+  }
   if (a.type !== undefined) headers.set("content-type", a.type);
   for (const [name, value] of a.headers) headers.set(name, value);
   const init: RequestInit = { method: route.method, headers };
@@ -240,7 +253,7 @@ const request = (routes: Route[]) =>
         body,
         type: contentType,
         query,
-        headers: fc.array(fc.tuple(fc.constantFrom("idempotency-key", "last-event-id", "content-encoding", "accept", "x-isoplane-run-id", "origin"), headerValue), { maxLength: 2 }),
+        headers: fc.array(fc.tuple(fc.constantFrom("idempotency-key", "last-event-id", "content-encoding", "accept", "x-isoplane-run-id", "origin", "cookie", "x-csrf-token"), headerValue), { maxLength: 2 }),
         auth,
       })
       .map((a) => build(route, a)),
@@ -252,6 +265,8 @@ describe("hostile input never gives a 5xx, always problem+json, and leaves no ru
     scratch = [await newTenant(), await newTenant(), await newTenant()];
     await upload(victim, "echo", ECHO);
     runId = (await run(victim, "echo", { hello: "world" })).id;
+    const signedIn = await cp("/dashboard/session", json({ token: TEST_ADMIN_TOKEN }, { origin: `http://${CONTROL_PLANE_HOST}` }));
+    session = { cookie: signedIn.headers.getSetCookie()[0]!.split(";")[0]!, csrf: (await signedIn.json<{ csrfToken: string }>()).csrfToken };
   });
 
   it("the route table covers both OpenAPI documents", async () => {

@@ -12,6 +12,7 @@ import { adminBilling, describeBilling } from "./routes/billing";
 import { describeSecrets } from "./routes/secrets";
 import { adminTenants, describeTenants } from "./routes/tenants";
 import { dispatcherReachable } from "./tenants/notify";
+import { dashboard, describeDashboard } from "./dashboard";
 import { adminRuns, describeAdminRuns } from "./routes/runs";
 import { adminAgents, describeAdminAgents } from "./routes/tenant-agents";
 
@@ -42,6 +43,7 @@ export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Pu
   app.route("/v1/agents", agentRoutes);
   app.route("/v1/auth", authRoutes);
   app.route("/admin/runs", adminRuns);
+  app.route("/dashboard", dashboard);
   describeTenants(app);
   describeAudit(app);
   describeAgents(app);
@@ -50,6 +52,7 @@ export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Pu
   describeBilling(app);
   describeAdminRuns(app);
   describeAdminAgents(app);
+  describeDashboard(app);
   describe(
     app,
     createRoute({

@@ -4,8 +4,12 @@ import { findTenantKey } from "../../../core/auth/tenant-auth";
 import { secretsEqual } from "../../../core/crypto";
 import { ProblemError } from "../../../core/http/problem";
 import type { ControlPlaneApp } from "../context";
+import { dashboardAdmin } from "../dashboard/session";
 
-/** `/admin` takes the operator's token only; a tenant key is recognised and refused with 403. */
+/**
+ * `/admin` takes the operator's token, or the dashboard's session cookie (state changes checked
+ * for CSRF); a tenant key is recognised and refused with 403.
+ */
 export const requireAdmin = createMiddleware<ControlPlaneApp>(async (c, next) => {
   // Nested admin routers each name this middleware; the request is checked once.
   if (c.get("actor")?.kind === "admin") return next();
@@ -14,6 +18,10 @@ export const requireAdmin = createMiddleware<ControlPlaneApp>(async (c, next) =>
     throw new ProblemError("unavailable", "The admin API is disabled: ADMIN_TOKEN is not configured.");
   }
   if (token && (await secretsEqual(token, c.env.ADMIN_TOKEN))) {
+    c.set("actor", { kind: "admin" });
+    return next();
+  }
+  if (!token && (await dashboardAdmin(c))) {
     c.set("actor", { kind: "admin" });
     return next();
   }
