@@ -98,6 +98,19 @@ describe("admin: one run of any tenant", () => {
     expect((await audit(t.id)).filter((e) => e.action === "run.cancel")).toEqual([{ actor: "admin", tenantId: t.id, action: "run.cancel", target: id, detail: { agent: "ticker" }, at: expect.any(String), id: expect.any(String) }]);
   });
 
+  it("an async run is listed as queued, then as running once it has run a quarter second", async () => {
+    const t = await newTenant();
+    await upload(t, "ticker", TICKER);
+    const queued = await exports.default.fetch(new Request(`http://${DISPATCHER_LONG_RUNS_HOST}/v1/agents/ticker/runs`, json({ input: null, mode: "async" }, bearer(t.key))));
+    const { id } = await queued.json<{ id: string }>();
+    const listed = async () => (await (await cp(`/admin/runs?tenant=${t.id}`, { headers: ADMIN })).json<{ runs: { id: string; status: string }[] }>()).runs;
+    await waitFor(async () => (await listed()).find((r) => r.id === id && r.status === "running"));
+    expect((await (await cp(`/admin/runs?tenant=${t.id}&status=running`, { headers: ADMIN })).json<{ runs: { id: string }[] }>()).runs.map((r) => r.id)).toEqual([id]);
+    expect((await cp(`/admin/runs/${id}/cancel`, { method: "POST", headers: ADMIN })).status).toBe(200);
+    // The index ends with the run's last state, never an earlier one.
+    await waitFor(async () => (await listed()).find((r) => r.id === id && r.status === "cancelled"));
+  });
+
   it("unknown, malformed and tenant-key requests get their problems", async () => {
     const t = await newTenant();
     for (const path of ["/admin/runs/run_01jd0000000000000000", "/admin/runs/nope", "/admin/runs/run_01jd0000000000000000/events", "/admin/runs/run_01jd0000000000000000/stream"]) {

@@ -158,6 +158,8 @@ export class RunObject extends DurableObject<DispatcherEnv> {
     const now = Date.now();
     s.status = "running";
     s.startedAt = now;
+    // The index has it as queued: it is listed again, as running, once it outlasts a quarter second.
+    s.indexed = false;
     this.store(s, "run.started", { id: s.id, agent: s.target.agent, version: s.target.version }, now, true);
     await this.save(s);
     return s;
