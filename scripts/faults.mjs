@@ -9,16 +9,13 @@
 // model calls, 100,000 events) while another tenant's one-line sync run is timed over and over:
 // prints the bystander's latencies per abuse and checks them (p99 ≤ 500 ms, ≤ 1 s beside a CPU-bound
 // loop), and that the spinning run ends at its CPU budget. Exits 1 on any failure.
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { call, freePort, root, startPlatform } from "./platform-process.mjs";
 import { startSandboxPool } from "./sandboxes.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const home = mkdtempSync(join(tmpdir(), "isoplane-faults-"));
 const RUN_TIMEOUT_MS = 6000;
 const SLOW_MS = 4000;
@@ -27,69 +24,27 @@ const fail = (why) => {
   throw new Error(why);
 };
 
-/** A free TCP port on 127.0.0.1 (asked of the OS, then released). */
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-
 const ports = { dispatcher: await freePort(), controlPlane: await freePort(), di: await freePort(), ci: await freePort() };
 const DP = `http://127.0.0.1:${ports.dispatcher}`;
 const CP = `http://127.0.0.1:${ports.controlPlane}`;
 
 let platform = null;
 function boot(runTimeoutMs = RUN_TIMEOUT_MS) {
-  const child = spawn(process.execPath, [join(root, "scripts", "start.mjs")], {
-    cwd: root,
-    detached: true, // its own process group, so the kill takes wrangler and workerd with it
-    stdio: ["ignore", "pipe", "pipe"],
+  platform = startPlatform({
+    home,
+    ports,
     env: {
-      ...process.env,
-      ISOPLANE_HOME: home,
-      ISOPLANE_DISPATCHER_PORT: String(ports.dispatcher),
-      ISOPLANE_CONTROL_PLANE_PORT: String(ports.controlPlane),
       ISOPLANE_DISPATCHER_INSPECTOR_PORT: String(ports.di),
       ISOPLANE_CONTROL_PLANE_INSPECTOR_PORT: String(ports.ci),
       RUN_TIMEOUT_MS: String(runTimeoutMs),
     },
   });
-  let output = "";
-  const ready = new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      output += chunk;
-      if (output.includes("isoplane is running")) resolve();
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", (chunk) => (output += chunk));
-    child.on("exit", (code) => reject(new Error(`npm start exited (${code}):\n${output.slice(-2000)}`)));
-    setTimeout(() => reject(new Error(`npm start did not come up in 90 s:\n${output.slice(-2000)}`)), 90_000).unref();
-  });
-  platform = child;
-  return ready;
+  return platform.ready;
 }
 
 function kill() {
-  if (!platform) return;
-  try {
-    process.kill(-platform.pid, "SIGKILL");
-  } catch {}
+  platform?.kill();
   platform = null;
-}
-
-async function call(method, url, { token, body, type = "application/json" } = {}, expected) {
-  const res = await fetch(url, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "content-type": type } : {}) },
-    ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  if (expected !== undefined && res.status !== expected) fail(`${method} ${url} → ${res.status} ${text.slice(0, 300)}`);
-  return text ? JSON.parse(text) : null;
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -159,6 +159,7 @@ if (await waitFor(`${controlPlaneUrl}/healthz`)) {
 isoplane is running
   dispatcher     ${dispatcherUrl}   (tenant API: runs, context)
   control plane  ${controlPlaneUrl}   (admin API, script uploads)
+  dashboard      ${controlPlaneUrl}/dashboard   (operators: sign in with the admin token)
   state          ${state}
   admin token    ${process.env.ISOPLANE_ADMIN_TOKEN ? "from ISOPLANE_ADMIN_TOKEN" : `${token}  (kept in .isoplane/admin-token)`}
   agents run in  one sandbox process per tenant (at most ${pool.max}; ISOPLANE_SANDBOXES)
