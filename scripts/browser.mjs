@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { call, freePort, root, startPlatform } from "./platform-process.mjs";
+import { call, freePort, root, runMain, startPlatform } from "./platform-process.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 if (!existsSync(CHROMIUM)) {
@@ -361,15 +361,7 @@ async function flows(browser) {
   });
 }
 
-let code = 0;
-try {
-  await main();
-} catch (err) {
-  console.error(`browser: FAILED — ${err instanceof Error ? err.stack : err}`);
-  code = 1;
-} finally {
-  rmSync(home, { recursive: true, force: true });
-}
+let code = await runMain("browser", main, () => rmSync(home, { recursive: true, force: true }));
 const passed = results.filter((r) => r.ok).length;
 const failed = results.length - passed;
 if (failed) code = 1;

@@ -32,7 +32,9 @@ if (major < 22 || (major === 22 && minor < 18)) {
 const { USAGE, UsageError, parseArgs, parseJsonc, routeHosts, secretValues, validateDeployConfig } = await import("./deploy/config.ts");
 const { ConfigError, renderConfigs, resourcesOf } = await import("./deploy/render.ts");
 const { DeployError, deploy, dryRunArgs, stripAnsi, wranglerWarnings } = await import("./deploy/steps.ts");
-const { DEPLOY_ORDER, ENV, SIZE_LIMIT_GZIP, SIZE_LIMIT_LABEL, WORKERS } = await import("./deploy/workers.ts");
+const { DASHBOARD_JS_LIMIT_GZIP, DASHBOARD_JS_LIMIT_LABEL, DEPLOY_ORDER, ENV, SIZE_LIMIT_GZIP, SIZE_LIMIT_LABEL, WORKERS } = await import("./deploy/workers.ts");
+// The control plane's custom build (its wrangler.toml [build]) writes the dashboard's assets.
+const { readAssets } = await import("../control-plane/dashboard/build.mjs");
 
 const out = join(root, ".isoplane", "deploy");
 // ISOPLANE_DEPLOY_WRANGLER swaps in another executable (a stand-in to exercise this script without an account).
@@ -188,7 +190,18 @@ Building every production bundle (wrangler deploy --dry-run --env ${ENV})…`);
       const over = gzipBytes > SIZE_LIMIT_GZIP ? "  ✗ over the limit" : "";
       console.log(`  ${WORKERS[key].name.padEnd(24)}${WORKERS[key].label.padEnd(17)}${kib(rawBytes).padStart(12)}${kib(gzipBytes).padStart(12)}  ${share.padStart(5)}%${over}`);
     }
-    console.log(`  Limit per Worker: ${SIZE_LIMIT_LABEL}.`);
+    // The dashboard, built by the control plane's bundle above: what its first page loads.
+    const dashboard = readAssets()?.firstPage;
+    if (!dashboard) {
+      failed = true;
+      console.error("\n✗ the dashboard was not built (control-plane/dashboard/dist/assets.json is missing)");
+    } else {
+      const share = ((dashboard.jsGzipBytes / DASHBOARD_JS_LIMIT_GZIP) * 100).toFixed(1);
+      const over = dashboard.jsGzipBytes > DASHBOARD_JS_LIMIT_GZIP ? "  ✗ over the limit" : "";
+      if (over) failed = true;
+      console.log(`  ${"dashboard".padEnd(24)}${"first-page JS".padEnd(17)}${kib(dashboard.jsBytes).padStart(12)}${kib(dashboard.jsGzipBytes).padStart(12)}  ${share.padStart(5)}%${over}`);
+    }
+    console.log(`  Limit per Worker: ${SIZE_LIMIT_LABEL}; the dashboard's first page (inside the control plane): ${DASHBOARD_JS_LIMIT_LABEL} of JavaScript.`);
   }
   if (failed) fail("the dry run failed (see above)");
   console.log(`\n✓ ${rows.length} production bundles built, configs valid, no wrangler warnings (${((Date.now() - started) / 1000).toFixed(1)} s).`);

@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { call, freePort, root, startPlatform } from "./platform-process.mjs";
+import { call, freePort, root, runMain, startPlatform } from "./platform-process.mjs";
 import { startSandboxPool } from "./sandboxes.mjs";
 
 const home = mkdtempSync(join(tmpdir(), "isoplane-faults-"));
@@ -314,14 +314,9 @@ async function abuse(admin) {
   log("✓ the bystander kept its latency beside every abuse, and the spinning run ended at its CPU budget");
 }
 
-let code = 0;
-try {
-  await main();
-} catch (err) {
-  console.error(`faults: FAILED — ${err instanceof Error ? err.message : err}`);
-  code = 1;
-} finally {
-  kill();
-  rmSync(home, { recursive: true, force: true });
-}
-process.exit(code);
+process.exit(
+  await runMain("faults", main, () => {
+    kill();
+    rmSync(home, { recursive: true, force: true });
+  }),
+);

@@ -62,6 +62,22 @@ export function startPlatform({ home, ports, env = {} }) {
 }
 
 /**
+ * Runs a test script's `main`: a failure is printed as `<name>: FAILED — …`, and `cleanup` runs
+ * either way. Resolves with the exit code.
+ */
+export async function runMain(name, main, cleanup) {
+  try {
+    await main();
+    return 0;
+  } catch (err) {
+    console.error(`${name}: FAILED — ${err instanceof Error ? err.message : err}`);
+    return 1;
+  } finally {
+    await cleanup();
+  }
+}
+
+/**
  * One JSON call to the platform: `token` as the bearer, `body` as JSON (or text of `type`). Throws
  * when the status is not `expected` (if given); answers the parsed body.
  */

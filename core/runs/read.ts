@@ -1,4 +1,5 @@
-import { z } from "@hono/zod-openapi";
+import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
+import { bearerSecurity, problems } from "../http/openapi";
 import { ProblemError } from "../http/problem";
 import { queryParams } from "../http/validate";
 import { resultKey } from "../storage/keys";
@@ -28,6 +29,30 @@ export const LastEventIdHeader = z.object({
 });
 
 export const RUN_ID_HEADER = "x-isoplane-run-id";
+
+export const RunIdParam = z.object({ runId: z.string().openapi({ param: { name: "runId", in: "path" }, example: "run_01jd0000000000000000" }) });
+
+/** The OpenAPI entries of a run's log under `base` (`/v1/runs` for its tenant, `/admin/runs` for the operator). */
+export function logRoutes(base: string): RouteConfig[] {
+  return [
+    createRoute({
+      method: "get",
+      path: `${base}/{runId}/events`,
+      summary: "The run's event log, live or archived",
+      security: bearerSecurity,
+      request: { params: RunIdParam, query: EventsQuery },
+      responses: { 200: { description: "Events in order", content: { "application/json": { schema: RunEvents } } }, ...problems(400, 401, 403, 404) },
+    }),
+    createRoute({
+      method: "get",
+      path: `${base}/{runId}/stream`,
+      summary: "The run's events as server-sent events, resumable with Last-Event-ID, live until it ends",
+      security: bearerSecurity,
+      request: { params: RunIdParam, query: StreamQuery, headers: LastEventIdHeader },
+      responses: { 200: { description: "text/event-stream", content: { "text/event-stream": { schema: z.string() } } }, ...problems(400, 401, 403, 404) },
+    }),
+  ];
+}
 
 /** The stored output of a succeeded run (null otherwise). */
 export async function storedOutput(bucket: R2Bucket, tenantId: string, run: { id: string; status: string }): Promise<unknown> {

@@ -54,3 +54,7 @@ export const SECRETS: Record<WorkerKey, readonly { name: string; required: boole
  */
 export const SIZE_LIMIT_GZIP = 10 * 1024 * 1024;
 export const SIZE_LIMIT_LABEL = "10 MiB compressed (Workers Paid; Workers for Platforms requires it)";
+
+/** The operator dashboard's JavaScript for its first page, gzipped (it ships inside the control plane). */
+export const DASHBOARD_JS_LIMIT_GZIP = 200_000;
+export const DASHBOARD_JS_LIMIT_LABEL = "200 KB gzipped";

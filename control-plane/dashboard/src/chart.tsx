@@ -3,7 +3,7 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { Table } from "./ui";
+import { Head, Table } from "./ui";
 
 export interface Series {
   label: string;
@@ -75,16 +75,7 @@ export function Chart({ title, times, series, height = 220, unit }: { title: str
       <details>
         <summary>Data</summary>
         <Table label={`${title} data`}>
-          <thead>
-            <tr>
-              <th scope="col">{unit === "day" ? "Day (UTC)" : "Hour (UTC)"}</th>
-              {series.map((s) => (
-                <th scope="col" key={s.label}>
-                  {s.label}
-                </th>
-              ))}
-            </tr>
-          </thead>
+          <Head cols={[unit === "day" ? "Day (UTC)" : "Hour (UTC)", ...series.map((s) => s.label)]} num={series.map((s) => s.label)} />
           <tbody>
             {times.map((t, i) => (
               <tr key={t}>

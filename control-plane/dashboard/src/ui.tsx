@@ -1,6 +1,7 @@
 // Small pieces every page uses: loading, empty and error states, status badges, scrollable
 // tables, a confirmation dialog, form fields with their API errors, and formatting.
 import type { ComponentChildren, JSX } from "preact";
+import { useLocation } from "preact-iso";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "./api";
 
@@ -111,6 +112,44 @@ export function Table({ label, children }: { label: string; children: ComponentC
     <div class="table-wrap" role="region" aria-label={label} tabIndex={0}>
       <table>{children}</table>
     </div>
+  );
+}
+
+/** The first and next page links of a cursor-paged list; `href` is the page's URL for a cursor. */
+export function Pager({ href, cursor, next, children }: { href: (cursor?: string) => string; cursor: string; next: string | null; children?: ComponentChildren }) {
+  return (
+    <p class="pager">
+      {cursor && <a href={href()}>First page</a>}
+      {next && <a href={href(next)}>Next page</a>}
+      {children}
+    </p>
+  );
+}
+
+/** The page's query parameters by name ("" when absent): a list's filters live in its URL. */
+export function useQuery<K extends string>(...names: K[]): Record<K, string> {
+  const { query } = useLocation();
+  return Object.fromEntries(names.map((n) => [n, query[n] ?? ""])) as Record<K, string>;
+}
+
+/** A form's submit handler that runs an action instead of navigating. */
+export const submitting = (run: () => unknown) => (e: Event) => {
+  e.preventDefault();
+  void run();
+};
+
+/** A table's header row; the columns named in `num` hold numbers (right-aligned). */
+export function Head({ cols, num = [] }: { cols: string[]; num?: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {cols.map((c) => (
+          <th scope="col" key={c} class={num.includes(c) ? "num" : undefined}>
+            {c}
+          </th>
+        ))}
+      </tr>
+    </thead>
   );
 }
 

@@ -6,7 +6,7 @@ import { runs, type Run } from "../../../core/db/schema";
 import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
 import { ProblemError } from "../../../core/http/problem";
 import { idParam } from "../../../core/names";
-import { eventsBody, eventsRange, EventsQuery, LastEventIdHeader, RUN_ID_HEADER, RunEvents, storedOutput, streamStart, StreamQuery } from "../../../core/runs/read";
+import { eventsBody, eventsRange, logRoutes, RUN_ID_HEADER, RunIdParam, storedOutput, streamStart } from "../../../core/runs/read";
 import { runView } from "../../../core/runs/record";
 import { RunRecord } from "../../../core/runs/schemas";
 import { runStub } from "../../../dispatcher/src/runs/stubs";
@@ -70,8 +70,6 @@ adminRuns.post("/:runId/cancel", async (c) => {
   return c.json({ ...result, tenantId: row.tenantId, output: null } satisfies z.infer<typeof AdminRun>);
 });
 
-const RunIdParam = z.object({ runId: z.string().openapi({ param: { name: "runId", in: "path" }, example: "run_01jd0000000000000000" }) });
-
 export function describeAdminRuns(app: OpenAPIHono<ControlPlaneApp>): void {
   const run = { description: "The run", content: { "application/json": { schema: AdminRun } } };
   describe(
@@ -84,22 +82,7 @@ export function describeAdminRuns(app: OpenAPIHono<ControlPlaneApp>): void {
       request: { params: RunIdParam },
       responses: { 200: run, ...problems(401, 403, 404) },
     }),
-    createRoute({
-      method: "get",
-      path: "/admin/runs/{runId}/events",
-      summary: "A run's event log, live or archived",
-      security: bearerSecurity,
-      request: { params: RunIdParam, query: EventsQuery },
-      responses: { 200: { description: "Events in order", content: { "application/json": { schema: RunEvents } } }, ...problems(400, 401, 403, 404) },
-    }),
-    createRoute({
-      method: "get",
-      path: "/admin/runs/{runId}/stream",
-      summary: "A run's events as server-sent events, resumable with Last-Event-ID, live until it ends",
-      security: bearerSecurity,
-      request: { params: RunIdParam, query: StreamQuery, headers: LastEventIdHeader },
-      responses: { 200: { description: "text/event-stream", content: { "text/event-stream": { schema: z.string() } } }, ...problems(400, 401, 403, 404) },
-    }),
+    ...logRoutes("/admin/runs"),
     createRoute({
       method: "post",
       path: "/admin/runs/{runId}/cancel",

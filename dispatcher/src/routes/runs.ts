@@ -10,7 +10,7 @@ import { ProblemError } from "../../../core/http/problem";
 import { jsonBody, page, queryParams } from "../../../core/http/validate";
 import { newId } from "../../../core/ids";
 import { AgentName, agentNameParam, idParam } from "../../../core/names";
-import { eventsBody, eventsRange, EventsQuery, LastEventIdHeader, RUN_ID_HEADER, storedOutput, streamStart, StreamQuery } from "../../../core/runs/read";
+import { eventsBody, eventsRange, logRoutes, RUN_ID_HEADER, RunIdParam, storedOutput, streamStart } from "../../../core/runs/read";
 import { runView } from "../../../core/runs/record";
 import { resultKey } from "../../../core/storage/keys";
 import type { DispatcherApp } from "../context";
@@ -22,7 +22,7 @@ import type { Caller } from "../runs/run-object";
 import { SSE_HEADERS } from "../runs/sse";
 import { runStub, tenantStub } from "../runs/stubs";
 import { checkWebhookUrl, webhookSecret } from "../runs/webhooks";
-import { RunEvents, RunList, RunQueued, RunRecord, RunRequest, RunResult, RunStatus } from "../schemas";
+import { RunList, RunQueued, RunRecord, RunRequest, RunResult, RunStatus } from "../schemas";
 
 type Ctx = Context<DispatcherApp>;
 
@@ -200,7 +200,6 @@ webhookRoutes.use("*", requireTenant("runs"));
 webhookRoutes.get("/", async (c) => c.json({ secret: await webhookSecret(c.env, c.var.tenant.tenantId) }));
 
 const AgentParam = z.object({ agent: AgentName.openapi({ param: { name: "agent", in: "path" } }) });
-const RunIdParam = z.object({ runId: z.string().openapi({ param: { name: "runId", in: "path" }, example: "run_01jd0000000000000000" }) });
 const IdempotencyHeader = z.object({
   "idempotency-key": z.string().max(255).optional().openapi({ description: "Repeats within 24 h return the first run instead of starting another." }),
 });
@@ -241,22 +240,7 @@ export function describeRuns(app: OpenAPIHono<DispatcherApp>): void {
       request: { params: RunIdParam },
       responses: { 200: { description: "The output JSON, as stored at results/<runId>/output.json" }, ...problems(401, 403, 404) },
     }),
-    createRoute({
-      method: "get",
-      path: "/v1/runs/{runId}/events",
-      summary: "The run's event log, live or archived",
-      security: bearerSecurity,
-      request: { params: RunIdParam, query: EventsQuery },
-      responses: { 200: { description: "Events in order", content: { "application/json": { schema: RunEvents } } }, ...problems(400, 401, 403, 404) },
-    }),
-    createRoute({
-      method: "get",
-      path: "/v1/runs/{runId}/stream",
-      summary: "The run's events as server-sent events, resumable with Last-Event-ID, live until it ends",
-      security: bearerSecurity,
-      request: { params: RunIdParam, query: StreamQuery, headers: LastEventIdHeader },
-      responses: { 200: { description: "text/event-stream", content: { "text/event-stream": { schema: z.string() } } }, ...problems(400, 401, 403, 404) },
-    }),
+    ...logRoutes("/v1/runs"),
     createRoute({
       method: "post",
       path: "/v1/runs/{runId}/cancel",

@@ -1,14 +1,12 @@
 import { useLocation } from "preact-iso";
 import { get, qs, type AuditEntry } from "../api";
-import { Empty, Field, fmtTime, Loaded, Table, useLoad, useTitle } from "../ui";
+import { Empty, Field, fmtTime, Head, Loaded, Pager, Table, useLoad, useQuery, useTitle } from "../ui";
 
 /** Who did what to which tenant, when; filterable by tenant and action (in the URL). */
 export function AuditPage() {
   useTitle("Audit log");
-  const { query, route } = useLocation();
-  const tenant = query.tenant ?? "";
-  const action = query.action ?? "";
-  const cursor = query.cursor ?? "";
+  const { route } = useLocation();
+  const { tenant, action, cursor } = useQuery("tenant", "action", "cursor");
   const log = useLoad((signal) => get<{ entries: AuditEntry[]; cursor: string | null }>(`/admin/audit${qs({ tenant, action, cursor, limit: 50 })}`, signal), [tenant, action, cursor]);
   return (
     <section>
@@ -40,16 +38,7 @@ export function AuditPage() {
           ) : (
             <>
               <Table label="Audit log">
-                <thead>
-                  <tr>
-                    <th scope="col">When</th>
-                    <th scope="col">Actor</th>
-                    <th scope="col">Tenant</th>
-                    <th scope="col">Action</th>
-                    <th scope="col">Target</th>
-                    <th scope="col">Detail</th>
-                  </tr>
-                </thead>
+                <Head cols={["When", "Actor", "Tenant", "Action", "Target", "Detail"]} />
                 <tbody>
                   {entries.map((e) => (
                     <tr key={e.id}>
@@ -75,10 +64,7 @@ export function AuditPage() {
                   ))}
                 </tbody>
               </Table>
-              <p class="pager">
-                {cursor && <a href={`/dashboard/audit${qs({ tenant, action })}`}>First page</a>}
-                {next && <a href={`/dashboard/audit${qs({ tenant, action, cursor: next })}`}>Next page</a>}
-              </p>
+              <Pager href={(c) => `/dashboard/audit${qs({ tenant, action, cursor: c })}`} cursor={cursor} next={next} />
             </>
           )
         }

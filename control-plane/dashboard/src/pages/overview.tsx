@@ -1,7 +1,7 @@
 import { useEffect, useMemo } from "preact/hooks";
 import { get, qs, type Overview, type Run } from "../api";
 import { bucketRange, Chart, onBuckets } from "../chart";
-import { Empty, fmtDuration, fmtTime, Loaded, Status, Table, useLoad, useTitle } from "../ui";
+import { Empty, fmtDuration, fmtTime, Head, Loaded, Status, Table, useLoad, useTitle } from "../ui";
 
 /** Runs and failures per day (30 days), tenants by status, top tenants by spend, runs running now. */
 export function OverviewPage() {
@@ -71,17 +71,7 @@ function OverviewBody({ overview }: { overview: Overview }) {
         <Empty>No usage this month yet.</Empty>
       ) : (
         <Table label="Top tenants by spend">
-          <thead>
-            <tr>
-              <th scope="col">Tenant</th>
-              <th scope="col" class="num">
-                Billed (USD)
-              </th>
-              <th scope="col" class="num">
-                Platform cost (USD)
-              </th>
-            </tr>
-          </thead>
+          <Head cols={["Tenant", "Billed (USD)", "Platform cost (USD)"]} num={["Billed (USD)", "Platform cost (USD)"]} />
           <tbody>
             {overview.topTenants.map((t) => (
               <tr key={t.tenantId}>
@@ -103,21 +93,7 @@ function OverviewBody({ overview }: { overview: Overview }) {
 export function RunTable({ runs, label, showTenant = true }: { runs: Run[]; label: string; showTenant?: boolean }) {
   return (
     <Table label={label}>
-      <thead>
-        <tr>
-          <th scope="col">Run</th>
-          {showTenant && <th scope="col">Tenant</th>}
-          <th scope="col">Agent</th>
-          <th scope="col">Status</th>
-          <th scope="col">Created</th>
-          <th scope="col" class="num">
-            Duration
-          </th>
-          <th scope="col" class="num">
-            Tokens
-          </th>
-        </tr>
-      </thead>
+      <Head cols={["Run", ...(showTenant ? ["Tenant"] : []), "Agent", "Status", "Created", "Duration", "Tokens"]} num={["Duration", "Tokens"]} />
       <tbody>
         {runs.map((r) => (
           <tr key={r.id}>

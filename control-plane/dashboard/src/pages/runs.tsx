@@ -1,6 +1,6 @@
 import { useLocation } from "preact-iso";
 import { get, qs, type Run } from "../api";
-import { Empty, Field, Loaded, useLoad, useTitle } from "../ui";
+import { Empty, Field, Loaded, Pager, useLoad, useQuery, useTitle } from "../ui";
 import { RunTable } from "./overview";
 
 const STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "timed_out"];
@@ -16,9 +16,8 @@ const toLocal = (iso: string | undefined) => (iso && !Number.isNaN(Date.parse(is
  */
 export function RunsPage() {
   useTitle("Runs");
-  const { query, route } = useLocation();
-  const filters = Object.fromEntries(FILTERS.map((f) => [f, query[f] ?? ""])) as Record<(typeof FILTERS)[number], string>;
-  const cursor = query.cursor ?? "";
+  const { route } = useLocation();
+  const { cursor, ...filters } = useQuery(...FILTERS, "cursor");
   const key = JSON.stringify({ ...filters, cursor });
   const runs = useLoad((signal) => get<{ runs: Run[]; cursor: string | null }>(`/admin/runs${qs({ ...filters, cursor, limit: 25 })}`, signal), [key]);
 
@@ -64,13 +63,11 @@ export function RunsPage() {
           ) : (
             <>
               <RunTable runs={list} label="Runs" />
-              <p class="pager">
-                {cursor && <a href={`/dashboard/runs${qs(filters)}`}>First page</a>}
-                {next && <a href={`/dashboard/runs${qs({ ...filters, cursor: next })}`}>Next page</a>}
+              <Pager href={(c) => `/dashboard/runs${qs({ ...filters, cursor: c })}`} cursor={cursor} next={next}>
                 <button type="button" class="link" onClick={runs.reload}>
                   Refresh
                 </button>
-              </p>
+              </Pager>
             </>
           )
         }

@@ -2,7 +2,7 @@ import { useLocation, useRoute } from "preact-iso";
 import { useMemo, useState } from "preact/hooks";
 import { api, get, qs, type Agent, type BillingExport, type Key, type Tenant, type Usage } from "../api";
 import { bucketRange, Chart, COLORS, onBuckets } from "../chart";
-import { ConfirmButton, Empty, ErrorNote, Field, fmtNumber, fmtTime, Loaded, Status, Table, thisMonth, useAction, useLoad, useTitle } from "../ui";
+import { ConfirmButton, Empty, ErrorNote, Field, fmtNumber, fmtTime, Head, Loaded, Status, submitting, Table, thisMonth, useAction, useLoad, useTitle } from "../ui";
 import { TenantActions } from "./tenants";
 
 /** One tenant: settings, keys, usage, this month's billing and its agents. */
@@ -104,10 +104,7 @@ function Settings({ tenant, saved }: { tenant: Tenant; saved: () => void }) {
       class="card"
       aria-labelledby="settings-title"
       noValidate
-      onSubmit={(e) => {
-        e.preventDefault();
-        void save.run();
-      }}
+      onSubmit={submitting(save.run)}
     >
       <h2 id="settings-title">Settings and quotas</h2>
       <p class="hint">Empty quota fields use the platform default. Changes reach the dispatcher before the save answers.</p>
@@ -222,17 +219,7 @@ function Keys({ tenantId }: { tenantId: string }) {
             <Empty>No keys yet.</Empty>
           ) : (
             <Table label="API keys">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Key</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
+              <Head cols={["Name", "Key", "Scopes", "Created", "Expires", "Status", "Actions"]} />
               <tbody>
                 {list.map((k) => (
                   <tr key={k.id}>
@@ -270,14 +257,7 @@ function Keys({ tenantId }: { tenantId: string }) {
           )
         }
       </Loaded>
-      <form
-        class="inline-form"
-        aria-label="Create a key"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void create.run();
-        }}
-      >
+      <form class="inline-form" aria-label="Create a key" onSubmit={submitting(create.run)}>
         <h3>Create a key</h3>
         <Field label="Key name" error={errors.name}>
           {(a) => <input {...a} name="keyName" value={name} onInput={(e) => setName(e.currentTarget.value)} />}
@@ -376,17 +356,7 @@ function UsageBody({ usage, from, to }: { usage: Usage; from: Date; to: Date }) 
         <>
           <Chart title={`Model tokens per ${unit}, by model`} times={times} series={tokens} unit={unit} />
           <Table label="Tokens by model">
-            <thead>
-              <tr>
-                <th scope="col">Model</th>
-                <th scope="col" class="num">
-                  Input tokens
-                </th>
-                <th scope="col" class="num">
-                  Output tokens
-                </th>
-              </tr>
-            </thead>
+            <Head cols={["Model", "Input tokens", "Output tokens"]} num={["Input tokens", "Output tokens"]} />
             <tbody>
               {models.map((m) => (
                 <tr key={m.model}>
@@ -428,24 +398,7 @@ function Billing({ tenantId }: { tenantId: string }) {
             <Empty>No billable usage this month yet.</Empty>
           ) : (
             <Table label="Billing lines">
-              <thead>
-                <tr>
-                  <th scope="col">Line</th>
-                  <th scope="col" class="num">
-                    Quantity
-                  </th>
-                  <th scope="col">Unit</th>
-                  <th scope="col" class="num">
-                    Unit price
-                  </th>
-                  <th scope="col" class="num">
-                    Billed (USD)
-                  </th>
-                  <th scope="col" class="num">
-                    Platform cost
-                  </th>
-                </tr>
-              </thead>
+              <Head cols={["Line", "Quantity", "Unit", "Unit price", "Billed (USD)", "Platform cost"]} num={["Quantity", "Unit price", "Billed (USD)", "Platform cost"]} />
               <tbody>
                 {b.lines.map((l, i) => (
                   <tr key={i}>
@@ -495,17 +448,7 @@ function Agents({ tenantId }: { tenantId: string }) {
                   {a.name} <span class="muted">active: {a.activeVersion === null ? "none" : `v${a.activeVersion}`}</span>
                 </h3>
                 <Table label={`Versions of ${a.name}`}>
-                  <thead>
-                    <tr>
-                      <th scope="col">Version</th>
-                      <th scope="col">SHA-256</th>
-                      <th scope="col" class="num">
-                        Size
-                      </th>
-                      <th scope="col">Uploaded</th>
-                      <th scope="col">Actions</th>
-                    </tr>
-                  </thead>
+                  <Head cols={["Version", "SHA-256", "Size", "Uploaded", "Actions"]} num={["Size"]} />
                   <tbody>
                     {a.versions.map((v) => (
                       <tr key={v.version}>

@@ -1,15 +1,13 @@
 import { useLocation } from "preact-iso";
 import { useState } from "preact/hooks";
 import { api, get, qs, type Tenant } from "../api";
-import { ConfirmButton, Empty, ErrorNote, Field, fmtTime, Loaded, Status, Table, useAction, useLoad, useTitle } from "../ui";
+import { ConfirmButton, Empty, ErrorNote, Field, fmtTime, Head, Loaded, Pager, Status, submitting, Table, useAction, useLoad, useQuery, useTitle } from "../ui";
 
 /** Search, create, suspend/activate and delete tenants. The search lives in the URL (?q=&status=&cursor=). */
 export function TenantsPage() {
   useTitle("Tenants");
-  const { query, route } = useLocation();
-  const q = query.q ?? "";
-  const status = query.status ?? "";
-  const cursor = query.cursor ?? "";
+  const { route } = useLocation();
+  const { q, status, cursor } = useQuery("q", "status", "cursor");
   const list = useLoad((signal) => get<{ tenants: Tenant[]; cursor: string | null }>(`/admin/tenants${qs({ q, status, cursor, limit: 50 })}`, signal), [q, status, cursor]);
 
   const search = (e: Event) => {
@@ -46,25 +44,14 @@ export function TenantsPage() {
           ) : (
             <>
               <Table label="Tenants">
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Id</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Created</th>
-                    <th scope="col">Actions</th>
-                  </tr>
-                </thead>
+                <Head cols={["Name", "Id", "Status", "Created", "Actions"]} />
                 <tbody>
                   {tenants.map((t) => (
                     <TenantRow key={t.id} tenant={t} changed={list.reload} />
                   ))}
                 </tbody>
               </Table>
-              <p class="pager">
-                {cursor && <a href={`/dashboard/tenants${qs({ q, status })}`}>First page</a>}
-                {next && <a href={`/dashboard/tenants${qs({ q, status, cursor: next })}`}>Next page</a>}
-              </p>
+              <Pager href={(c) => `/dashboard/tenants${qs({ q, status, cursor: c })}`} cursor={cursor} next={next} />
             </>
           )
         }
@@ -78,14 +65,7 @@ function CreateTenant({ onCreated }: { onCreated: (t: Tenant) => void }) {
   const create = useAction(async () => onCreated(await api<Tenant>("POST", "/admin/tenants", { name })));
   const errors = create.error?.fieldErrors() ?? {};
   return (
-    <form
-      class="card inline-form"
-      aria-label="Create a tenant"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void create.run();
-      }}
-    >
+    <form class="card inline-form" aria-label="Create a tenant" onSubmit={submitting(create.run)}>
       <h2>Create a tenant</h2>
       <Field label="Name" error={errors.name}>
         {(a) => <input {...a} name="name" value={name} onInput={(e) => setName(e.currentTarget.value)} maxLength={300} />}
