@@ -159,6 +159,27 @@ describe("billing export", () => {
   });
 });
 
+describe("billing export, many tenants", () => {
+  it("more tenants with usage than one D1 statement binds: the overview and the export page through them", async () => {
+    const prefix = `ten_zzzzpage${Date.now().toString(36).slice(-4)}`;
+    const ids = Array.from({ length: 150 }, (_, i) => `${prefix}${String(i).padStart(4, "0")}`);
+    const day = `${month()}-01`;
+    const insert = env.DB.prepare(
+      `INSERT INTO usage_daily (tenant_id, day, runs, failures, wall_ms, cpu_ms, cpu_measured_runs, subrequests, input_tokens, output_tokens, storage_reads, storage_writes, bytes_read, bytes_written)
+       VALUES (?, ?, 1, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0)`,
+    );
+    await env.DB.batch(ids.map((id) => insert.bind(id, day)));
+    try {
+      expect((await cp("/admin/overview", { headers: ADMIN })).status).toBe(200);
+      const json = await (await cp(`/admin/billing/export?period=${month()}&format=json`, { headers: ADMIN })).json<{ lines: { SubAccountId: string }[] }>();
+      const listed = new Set(json.lines.map((l) => l.SubAccountId));
+      expect(ids.every((id) => listed.has(id))).toBe(true);
+    } finally {
+      await env.DB.prepare("DELETE FROM usage_daily WHERE tenant_id LIKE ?").bind(`${prefix}%`).run();
+    }
+  });
+});
+
 describe("spend caps", () => {
   it("refuse new runs once the month's spend reaches the cap", async () => {
     const t = await newTenant();

@@ -122,7 +122,8 @@ export function linesFor(u: TenantUsage, p: Period, prices: PriceBook, costs: Pl
   return { lines, billed, platform };
 }
 
-const PAGE = 100;
+/** Tenants a page: their ids and the period's two days are bound to one statement, and D1 binds at most 100 parameters. */
+const PAGE = 98;
 
 /**
  * Tenants with usage in the period, a page at a time, each with its figures — read from the daily
