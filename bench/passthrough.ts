@@ -17,7 +17,7 @@ import { DurableObject, WorkerEntrypoint } from "cloudflare:workers";
 import type { DispatcherEnv } from "../core/env";
 import { newId } from "../core/ids";
 import { bundleKey } from "../core/scripts/bundle";
-import { RUN_HEADER, type HarnessFrame } from "../core/scripts/harness";
+import { RUN_HEADER, type HarnessFrame } from "../core/contract.js";
 import { resultKey } from "../core/storage/keys";
 import { LocalRuntime, type RuntimeExports } from "../dispatcher/src/runtime/local";
 import { runObjectName } from "../dispatcher/src/runs/shards";

@@ -1,5 +1,4 @@
 import type { TestProject } from "vitest/node";
-// @ts-expect-error -- a plain .mjs build script without type declarations
 import { bundleAgent } from "../tenant-template/build.mjs";
 
 /** Builds the example agents with the same esbuild step as `npm run agent:build`, in Node, once. */

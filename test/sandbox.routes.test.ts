@@ -36,7 +36,7 @@ describe("the sandbox routes", () => {
     const res = await sandbox("/_sandbox/code", a.id, target);
     expect(res.status).toBe(200);
     const code = await res.json<{ mainModule: string; modules: Record<string, string>; secrets: Record<string, string> }>();
-    expect(code.modules[code.mainModule]).toContain("export default");
+    expect(code.modules[code.mainModule]).toMatch(/export \{\s*\w+ as default\s*\}/);
     expect(Object.keys(code.modules).length).toBeGreaterThanOrEqual(3);
     await expectProblem(await sandbox("/_sandbox/code", b.id, target), 403, "forbidden");
   });

@@ -7,7 +7,7 @@
  * addresses, so an allowlisted name that resolves to loopback or a private address stays unreachable.
  */
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { EGRESS_CREDENTIALS_HEADER, EGRESS_RUN_HEADER } from "../../core/scripts/harness";
+import { EGRESS_CREDENTIALS_HEADER, EGRESS_RUN_HEADER } from "../../core/contract.js";
 import { problemResponse } from "../../core/http/problem";
 import {
   SANDBOX_ROUTES,

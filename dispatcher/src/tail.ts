@@ -1,4 +1,4 @@
-import { RUN_HEADER } from "../../core/scripts/harness";
+import { RUN_HEADER } from "../../core/contract.js";
 import { runStub } from "./runs/stubs";
 
 /**

@@ -1,6 +1,6 @@
 import type { DispatcherEnv } from "../../../core/env";
 import { jsonNestsDeeper, MAX_JSON_DEPTH } from "../../../core/http/body";
-import { EVENT_TYPE, MAX_OUTPUT_BYTES, RUN_HEADER, type HarnessFrame } from "../../../core/scripts/harness";
+import { EVENT_TYPE, MAX_OUTPUT_BYTES, RUN_HEADER, type HarnessFrame } from "../../../core/contract.js";
 
 export { MAX_OUTPUT_BYTES };
 import { resultKey } from "../../../core/storage/keys";

@@ -10,7 +10,7 @@ import { SSE_KEEPALIVE, SSE_RETRY, sseFrame } from "./sse";
 import { addUsage, endState, isOpen, toRow, zeroUsage, type RunPolicy, type RunState, type UsageDelta } from "./state";
 import { tenantStub } from "./stubs";
 
-import { MAX_EVENT_BYTES_PER_RUN, MAX_EVENTS_PER_RUN } from "../../../core/scripts/harness";
+import { MAX_EVENT_BYTES_PER_RUN, MAX_EVENTS_PER_RUN } from "../../../core/contract.js";
 
 export { MAX_EVENT_BYTES_PER_RUN, MAX_EVENTS_PER_RUN };
 /** Platform-written events (egress denials, warnings) per run before they are only counted. */
