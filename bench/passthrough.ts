@@ -14,7 +14,7 @@
 // No auth, validation, admission, event log, usage or ledger. The gap between the dispatcher and
 // the floor is what the platform adds beyond the writes it cannot avoid.
 import { DurableObject, WorkerEntrypoint } from "cloudflare:workers";
-import type { DispatcherEnv } from "../core/env";
+import type { DispatcherEnv } from "../dispatcher/src/env";
 import { newId } from "../core/ids";
 import { bundleKey } from "../core/scripts/bundle";
 import { RUN_HEADER, type HarnessFrame } from "../core/contract.js";

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import outbound from "../dispatcher/src/outbound";
+import outbound from "../dispatcher/outbound/index";
 import { VERSIONED } from "./agents";
 import { bearer, cp, json, newTenant, patch, upload } from "./helpers";
 import { CONTROL_PLANE_WFP_HOST, DISPATCHER_WFP_HOST, fakeNamespace } from "./worker";

@@ -2,7 +2,7 @@
 // so tests drive each through its real HTTP handler over the same local D1 and R2.
 import controlPlane from "../control-plane/src/index";
 import dispatcher from "../dispatcher/src/index";
-import type { LedgerMessage, RunMessage } from "../core/env";
+import type { LedgerMessage, RunMessage } from "../dispatcher/src/env";
 import { FAKE_CF } from "./fakes/cloudflare-api";
 
 export { RunObject, TenantEgress, TenantLlm, TenantObject, TenantStorage } from "../dispatcher/src/index";

@@ -1,6 +1,6 @@
 import type { TenantPrincipal } from "../../core/auth/tenant-auth";
-import type { Actor } from "../../core/audit";
-import type { ControlPlaneEnv } from "../../core/env";
+import type { Actor } from "./audit";
+import type { ControlPlaneEnv } from "./env";
 import type { Publisher } from "./publisher/types";
 
 export interface ControlPlaneVariables {

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, asc, eq, gt } from "drizzle-orm";
 import { requireTenant } from "../../../core/auth/middleware";
-import { auditStatement } from "../../../core/audit";
+import { auditStatement } from "../audit";
 import { db } from "../../../core/db/client";
 import { agents, tenants } from "../../../core/db/schema";
 import { intSetting } from "../../../core/env";

@@ -4,7 +4,7 @@ import { importJWK, type JWK } from "jose";
 import { requireTenant } from "../../../core/auth/middleware";
 import { DEFAULT_JWT_AUDIENCE, JWT_ALGORITHMS } from "../../../core/auth/jwt";
 import { clearAuthCache } from "../../../core/auth/tenant-auth";
-import { auditStatement } from "../../../core/audit";
+import { auditStatement } from "../audit";
 import { db } from "../../../core/db/client";
 import { tenantIssuers } from "../../../core/db/schema";
 import { bearerSecurity, describe, problems } from "../../../core/http/openapi";

@@ -3,7 +3,7 @@ import { and, asc, eq } from "drizzle-orm";
 import { displayPrefix, generateApiKey, hashApiKey } from "../../../core/auth/api-key";
 import { SCOPES, type Scope } from "../../../core/auth/scopes";
 import { clearAuthCache } from "../../../core/auth/tenant-auth";
-import { auditStatement } from "../../../core/audit";
+import { auditStatement } from "../audit";
 import { db } from "../../../core/db/client";
 import { apiKeys, type ApiKey } from "../../../core/db/schema";
 import { bearerSecurity, describe, problems } from "../../../core/http/openapi";

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, asc, eq } from "drizzle-orm";
-import { auditStatement } from "../../../core/audit";
+import { auditStatement } from "../audit";
 import { db } from "../../../core/db/client";
 import { agentSecrets } from "../../../core/db/schema";
 import { bearerSecurity, describe, problems } from "../../../core/http/openapi";

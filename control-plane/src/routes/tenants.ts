@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq, lt, ne } from "drizzle-orm";
 import { clearAuthCache } from "../../../core/auth/tenant-auth";
-import { auditStatement } from "../../../core/audit";
+import { auditStatement } from "../audit";
 import { db } from "../../../core/db/client";
 import { tenants } from "../../../core/db/schema";
 import { bearerSecurity, describe, problems } from "../../../core/http/openapi";

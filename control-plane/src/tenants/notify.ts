@@ -1,4 +1,4 @@
-import type { ControlPlaneEnv } from "../../../core/env";
+import type { ControlPlaneEnv } from "../env";
 import { ProblemError } from "../../../core/http/problem";
 
 /**

@@ -1,7 +1,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { amountMicros, modelPrice, type PriceBook } from "../../../core/billing/prices";
 import { priceBook } from "../../../core/billing/spend";
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { MAX_JSON_DEPTH, valueNestsDeeper } from "../../../core/http/body";
 import { countTokens } from "../llm/builtin";
 import { chatProvider } from "../llm/provider";

@@ -1,5 +1,5 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { ProblemError } from "../../../core/http/problem";
 import { keyTooLong, maxKeyBytes, parseRelativeKey, tenantKey, tenantPrefix } from "../../../core/storage/keys";
 import { writeWithinQuota } from "../quota/storage";

@@ -1,5 +1,5 @@
 import type { Run } from "../../../core/db/schema";
-import type { LedgerMessage } from "../../../core/env";
+import type { LedgerMessage } from "../env";
 
 const RUN_COLUMNS = [
   ["id", "id"], ["tenant_id", "tenantId"], ["agent", "agent"], ["version", "version"], ["status", "status"], ["error", "error"],

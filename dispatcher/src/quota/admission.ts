@@ -1,5 +1,5 @@
 import type { TenantPrincipal } from "../../../core/auth/tenant-auth";
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { ProblemError } from "../../../core/http/problem";
 import type { Refusal } from "../tenant/tenant-object";
 import { tenantStub } from "../runs/stubs";

@@ -1,4 +1,4 @@
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { ProblemError } from "../../../core/http/problem";
 import { tenantStub } from "../runs/stubs";
 import type { StorageReservation } from "../tenant/tenant-object";

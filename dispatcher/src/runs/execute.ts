@@ -1,4 +1,4 @@
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { jsonNestsDeeper, MAX_JSON_DEPTH } from "../../../core/http/body";
 import { EVENT_TYPE, MAX_OUTPUT_BYTES, RUN_HEADER, type HarnessFrame } from "../../../core/contract.js";
 

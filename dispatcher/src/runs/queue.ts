@@ -1,4 +1,4 @@
-import type { DispatcherEnv, RunMessage } from "../../../core/env";
+import type { DispatcherEnv, RunMessage } from "../env";
 import { resultKey } from "../../../core/storage/keys";
 import type { TenantRuntime } from "../runtime/types";
 import { executeRun } from "./execute";

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { RunStatus } from "../../../core/db/schema";
 import { decideEgress, platformHosts } from "../../../core/egress";
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { runView } from "../../../core/runs/record";
 import { resultKey } from "../../../core/storage/keys";
 import { runPriceMicros } from "../quota/spend";

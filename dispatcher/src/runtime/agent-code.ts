@@ -1,4 +1,4 @@
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { loadBundle } from "../../../core/scripts/bundle";
 import { HARNESS_MODULE, runtimeFlags, runtimeModules } from "../../../core/harness/modules";
 import { agentSecretValues } from "../../../core/secrets";

@@ -1,4 +1,4 @@
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { agentCode, isolateId } from "./agent-code";
 import type { AgentTarget, Invocation, TenantRuntime } from "./types";
 

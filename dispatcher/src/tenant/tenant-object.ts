@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { monthToDateMicros } from "../../../core/billing/spend";
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import type { ProblemSlug } from "../../../core/http/problem";
 import { DEFAULT_RETENTION_DAYS, parseQuotas, type QuotaName } from "../../../core/quotas";
 import { tenantPrefix } from "../../../core/storage/keys";

@@ -1,5 +1,5 @@
-import type { DispatcherEnv } from "../../core/env";
-import { egress } from "./bindings/egress";
+import type { DispatcherEnv } from "../src/env";
+import { egress } from "../src/bindings/egress";
 
 /**
  * The dispatch namespace's outbound Worker (production). Workers for Platforms routes every

@@ -1,5 +1,5 @@
 import { RUN_HEADER } from "../../core/contract.js";
-import { runStub } from "./runs/stubs";
+import { runStub } from "../src/runs/stubs";
 
 /**
  * The tail consumer (production; `dispatcher/tail/wrangler.toml`): CPU metering for runs.
@@ -13,7 +13,7 @@ import { runStub } from "./runs/stubs";
  */
 export interface TailEnv {
   /** The dispatcher's run objects (a Durable Object binding to the dispatcher's RunObject class). */
-  RUN_RECORDS: DurableObjectNamespace<import("./runs/run-object").RunObject>;
+  RUN_RECORDS: DurableObjectNamespace<import("../src/runs/run-object").RunObject>;
   METERING: Queue<MeterMessage>;
   /** Only invocations of scripts in this dispatch namespace are metered. */
   DISPATCH_NAMESPACE?: string;
