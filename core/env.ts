@@ -19,3 +19,10 @@ export function intSetting(value: string | undefined, fallback: number): number 
   const n = value === undefined ? NaN : Number(value);
   return Number.isSafeInteger(n) && n > 0 ? n : fallback;
 }
+
+/**
+ * A binding the generated types (`wrangler types`) declare loosely — a queue without its message
+ * type, a Durable Object of another Worker — narrowed to what it carries. `K` must be a binding of
+ * the generated interface `B`, so removing it from the Worker's config fails the type check.
+ */
+export type Bound<B, K extends keyof B, T> = T;

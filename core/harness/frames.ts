@@ -30,12 +30,10 @@ export async function boundedText(body: ReadableStream<Uint8Array> | null, limit
   return new TextDecoder().decode(all);
 }
 
-/** An error as one line of at most 500 characters, never a stack. */
-export function oneLineError(err: unknown): string {
-  const text = err instanceof Error ? (err.name && err.name !== "Error" ? `${err.name}: ` : "") + err.message : String(err);
-  const line = text.split("\n")[0] ?? "";
-  return line.length > 500 ? `${line.slice(0, 497)}...` : line;
-}
+/** An error as one line of at most 500 characters, never a stack (the platform's own rule). */
+import { errorLine } from "../log";
+
+export const oneLineError = (err: unknown): string => errorLine(err);
 
 const tooDeep = (what: string) => new RangeError(`${what} nests deeper than ${MAX_JSON_DEPTH} levels`);
 

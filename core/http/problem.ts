@@ -1,3 +1,4 @@
+import { logEvent } from "../log";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
@@ -55,7 +56,7 @@ export function onError(err: Error, c: Context): Response {
   if (err instanceof ProblemError) {
     return problemResponse(err.slug, err.message, { instance, headers: err.headers, extra: err.extra });
   }
-  console.error(JSON.stringify({ level: "error", path: instance, error: String(err?.stack ?? err) }));
+  logEvent("error", "unhandled-error", { path: instance, error: String(err?.stack ?? err) });
   return problemResponse("internal-error", "An unexpected error occurred.", { instance });
 }
 

@@ -1,8 +1,9 @@
+import { isoTime } from "../log";
 import type { z } from "@hono/zod-openapi";
 import type { Run } from "../db/schema";
 import type { RunRecord } from "./schemas";
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const iso = isoTime;
 
 /** The public shape of a run row: never the tenant id, never anything the caller did not send. */
 export function runView(run: Run): z.infer<typeof RunRecord> {

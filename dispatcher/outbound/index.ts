@@ -1,3 +1,4 @@
+import type { Bound } from "../../core/env";
 import type { DispatcherEnv } from "../src/env";
 import { egress } from "../src/bindings/egress";
 
@@ -6,7 +7,8 @@ import { egress } from "../src/bindings/egress";
  * fetch() of a user Worker here, with the parameters the dispatcher passed to `get()` —
  * `tenantId` and `runId` — in env, so the same egress policy applies as locally.
  */
-export interface OutboundEnv extends Pick<DispatcherEnv, "RUN_RECORDS"> {
+export interface OutboundEnv extends Omit<OutboundBindings, "RUN_RECORDS"> {
+  RUN_RECORDS: Bound<OutboundBindings, "RUN_RECORDS", DispatcherEnv["RUN_RECORDS"]>;
   tenantId?: string;
   runId?: string;
 }

@@ -1,28 +1,28 @@
-import type { PlatformEnv } from "../../core/env";
+import type { Bound, PlatformEnv } from "../../core/env";
 
-/** The dispatcher's bindings and settings (wrangler.toml, plus secrets). */
-export interface DispatcherEnv extends PlatformEnv {
-  LOADER: WorkerLoader;
-  /** One Durable Object per tenant: admission, active versions, idempotency keys, the async lane. */
-  TENANTS: DurableObjectNamespace<import("./tenant/tenant-object").TenantObject>;
-  /** One Durable Object per run: its record, state machine, event log, usage and deadline. */
-  RUN_RECORDS: DurableObjectNamespace<import("./runs/run-object").RunObject>;
+/**
+ * The dispatcher's env: its bindings as `wrangler types` generates them from wrangler.toml
+ * (dispatcher/worker-configuration.d.ts, `DispatcherBindings`; `npm test` checks it is current),
+ * so a binding the code uses and the config lacks fails the type check — plus the secrets and
+ * optional settings no config declares. Bindings the generated types leave loose are narrowed
+ * here, never added: each is indexed from the generated interface.
+ */
+export interface DispatcherEnv extends Omit<DispatcherBindings, "RUNS" | "LEDGER" | "LLM_PROVIDER">, PlatformEnv {
+  /** One Durable Object per tenant: admission, active versions, idempotency keys, the async lane (`TENANTS`). */
+  /** One Durable Object per run: its record, state machine, event log, usage and deadline (`RUN_RECORDS`). */
+  /** The Worker Loader (`LOADER`, local only: production runs agents in the dispatch namespace). */
   /** Run index and usage ledger rows on their way to D1, written in batches. */
-  LEDGER: Queue<LedgerMessage>;
+  LEDGER: Bound<DispatcherBindings, "LEDGER", Queue<LedgerMessage>>;
   /** How long a finished run's event log stays in its object before it moves to R2 (ms, default 60000). */
   EVENT_ARCHIVE_AFTER_MS?: string;
-  /** `local` (default: Worker Loader) or `wfp` (the DISPATCHER dispatch namespace). */
-  RUNTIME?: string;
-  /** wfp: the dispatch namespace holding one script per agent version. */
-  DISPATCHER?: DispatchNamespace;
   /** Hosts tenant code may never fetch, comma-separated (the platform's own public hosts). */
   PLATFORM_HOSTS?: string;
   /** Async runs and webhook deliveries (a Cloudflare Queue; this Worker is also its consumer). */
-  RUNS: Queue<RunMessage>;
+  RUNS: Bound<DispatcherBindings, "RUNS", Queue<RunMessage>>;
   /** `true` lets webhooks target private and loopback addresses (local development only). */
   WEBHOOK_ALLOW_PRIVATE?: string;
   /** `builtin` (default), `openai` (any OpenAI-compatible chat completions endpoint) or `anthropic` (Messages API). */
-  LLM_PROVIDER?: string;
+  LLM_PROVIDER?: DispatcherBindings["LLM_PROVIDER"];
   LLM_BASE_URL?: string;
   LLM_API_KEY?: string;
   LLM_MODEL?: string;

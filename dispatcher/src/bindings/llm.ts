@@ -1,3 +1,4 @@
+import { errorLine } from "../../../core/log";
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { amountMicros, modelPrice, type PriceBook } from "../../../core/billing/prices";
 import { priceBook } from "../../../core/billing/spend";
@@ -104,7 +105,7 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
         } catch (err) {
           stopped = true;
           await chargeOnce(estimate());
-          const message = err instanceof Error ? err.message.split("\n")[0]! : String(err);
+          const message = errorLine(err, { named: false });
           controller.enqueue(line({ type: "error", error: `LLM.stream: ${message}` }));
           controller.close();
         }

@@ -1,3 +1,4 @@
+import { logEvent } from "../../../core/log";
 import type { DispatcherEnv } from "../env";
 import { ProblemError } from "../../../core/http/problem";
 import { tenantStub } from "../runs/stubs";
@@ -45,5 +46,5 @@ export async function writeWithinQuota<T>(
 }
 
 function logLost(tenantId: string, what: string, err: unknown): void {
-  console.error(JSON.stringify({ level: "error", event: `storage-${what}-lost`, tenantId, error: String(err) }));
+  logEvent("error", `storage-${what}-lost`, { tenantId, error: String(err) });
 }

@@ -1,3 +1,4 @@
+import { logEvent } from "../../../core/log";
 import { DurableObject } from "cloudflare:workers";
 import type { RunStatus } from "../../../core/db/schema";
 import { decideEgress, platformHosts } from "../../../core/egress";
@@ -253,7 +254,7 @@ export class RunObject extends DurableObject<DispatcherEnv> {
       tasks.push(this.env.RUNS.send({ kind: "webhook", runId: s.id, tenantId: s.tenantId, url: s.webhook }).then(() => void (s.settled.webhook = true)));
     }
     const results = await Promise.allSettled(tasks);
-    for (const r of results) if (r.status === "rejected") console.error(JSON.stringify({ level: "error", event: "run-settle-failed", runId: s.id, error: String(r.reason) }));
+    for (const r of results) if (r.status === "rejected") logEvent("error", "run-settle-failed", { runId: s.id, error: String(r.reason) });
     await this.save(s);
   }
 
@@ -560,7 +561,7 @@ export class RunObject extends DurableObject<DispatcherEnv> {
       try {
         await this.step(s, now);
       } catch (err) {
-        console.error(JSON.stringify({ level: "error", event: "run-alarm-failed", runId: run_id, error: String(err) }));
+        logEvent("error", "run-alarm-failed", { runId: run_id, error: String(err) });
         this.ctx.storage.sql.exec("UPDATE due SET at = ? WHERE run_id = ?", now + RETRY_MS, run_id);
       }
     }
@@ -613,7 +614,7 @@ export class RunObject extends DurableObject<DispatcherEnv> {
       s.indexed = true;
       await this.save(s);
     } catch (err) {
-      console.error(JSON.stringify({ level: "error", event: "run-index-failed", runId: s.id, error: String(err) }));
+      logEvent("error", "run-index-failed", { runId: s.id, error: String(err) });
     }
   }
 
