@@ -29,7 +29,7 @@ describe("the harness's pure parts", () => {
   });
 
   it("turns errors into one line of at most 500 characters, named unless plain", () => {
-    expect(oneLineError(new TypeError("bad\nstack"))).toBe("TypeError: bad");
+    expect(oneLineError(new TypeError("bad\nthing\n    at f (x.js:1:1)"))).toBe("TypeError: bad thing");
     expect(oneLineError(new Error("plain"))).toBe("plain");
     expect(oneLineError("x".repeat(600))).toHaveLength(500);
   });
