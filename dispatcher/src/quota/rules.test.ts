@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { admit, emptyState, nextMonthStart, release, type AdmissionQuota, type Decision, type Limits, type QuotaState } from "../dispatcher/src/quota/rules";
+import { admit, emptyState, nextMonthStart, release, type AdmissionQuota, type Decision, type Limits, type QuotaState } from "./rules";
 
 const limit = fc.option(fc.integer({ min: 0, max: 6 }), { nil: null });
 const limits = fc.record({ requestsPerMinute: limit, concurrentRuns: limit, runsPerMonth: limit, llmTokensPerMonth: limit });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { API_KEY_LENGTH, API_KEY_PREFIX, bearerToken, crc32, generateApiKey, isWellFormedApiKey } from "../core/auth/api-key";
+import { API_KEY_LENGTH, API_KEY_PREFIX, bearerToken, crc32, generateApiKey, isWellFormedApiKey } from "./api-key";
 
 // An independent model of the key format, written from its definition rather than from the code:
 // `isk_` + 30 base62 characters + the CRC32 (IEEE, reflected, computed bit by bit here) of those 30,
