@@ -88,11 +88,10 @@ class Model {
 
   release(id: string, tokens: number, now: number, uncount: boolean): void {
     const r = this.runs.find((x) => x.id === id);
-    // Taking back the admission of a run that never became one: only while it still holds its slot.
-    // It is taken from the month the take-back happens in, as rules.ts does: across a month boundary
-    // that is not the run's own month (a run admitted at 23:59:59 and given back after midnight frees
-    // one of the new month's runs). Pinned here as today's behaviour, not endorsed.
-    if (r && uncount && !r.released && r.until > now) this.runCounts.push({ at: now, d: -1 });
+    // Taking back the admission of a run that never became one: only while it still holds its slot,
+    // and only from the month it was admitted in (a run admitted at 23:59:59 and given back after
+    // midnight was never counted in the new month, so it frees none of the new month's runs).
+    if (r && uncount && !r.released && r.until > now && Model.month(r.at) === Model.month(now)) this.runCounts.push({ at: now, d: -1 });
     if (r) r.released = true;
     this.tokens.push({ at: now, tokens });
   }
@@ -168,5 +167,23 @@ describe("quota arithmetic", () => {
     expect(admit(state, { concurrentRuns: 1 }, 0, { id: "a", leaseMs: 1000 }).ok).toBe(true);
     expect(admit(state, { concurrentRuns: 1 }, 500, { id: "b", leaseMs: 1000 }).ok).toBe(false);
     expect(admit(state, { concurrentRuns: 1 }, 1000, { id: "c", leaseMs: 1000 }).ok).toBe(true);
+  });
+});
+
+describe("a take-back across a month boundary", () => {
+  it("frees none of the new month's runs: the run was counted in the month it was admitted in", () => {
+    const before = Date.UTC(2026, 10, 30, 23, 59, 59);
+    const after = Date.UTC(2026, 11, 1, 0, 0, 1);
+    const state = emptyState(before);
+    const limits = { runsPerMonth: 1 };
+    expect(admit(state, limits, before, { id: "run_nov", leaseMs: 60_000 })).toEqual({ ok: true });
+    expect(admit(state, limits, after, { id: "run_dec", leaseMs: 60_000 })).toEqual({ ok: true });
+    // November's run never became one: taking it back must not give December a second run.
+    release(state, "run_nov", 0, after + 1, true);
+    expect(state.runs).toBe(1);
+    expect(admit(state, limits, after + 2, { id: "run_dec2", leaseMs: 60_000 })).toMatchObject({ ok: false, quota: "runsPerMonth" });
+    // Within a month a take-back does free the run.
+    release(state, "run_dec", 0, after + 3, true);
+    expect(admit(state, limits, after + 4, { id: "run_dec3", leaseMs: 60_000 })).toEqual({ ok: true });
   });
 });
