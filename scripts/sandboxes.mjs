@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { build } from "esbuild";
+import { bundleWorkerModule } from "./workers.mjs";
 
 const HOST = "127.0.0.1";
 const TOKEN_HEADER = "x-isoplane-sandbox-token";
@@ -76,18 +76,7 @@ function clockTicks() {
  */
 export async function startSandboxPool({ root, dir, token, platform, compatibilityDate, max = 16, log = console.error }) {
   mkdirSync(dir, { recursive: true });
-  await build({
-    entryPoints: [join(root, "dispatcher", "sandbox", "worker.ts")],
-    outfile: join(dir, "worker.js"),
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    mainFields: ["module", "main"],
-    conditions: ["workerd", "worker", "browser"],
-    target: "es2022",
-    external: ["cloudflare:*"],
-    logLevel: "warning",
-  });
+  await bundleWorkerModule(join(root, "dispatcher", "sandbox", "worker.ts"), join(dir, "worker.js"));
   const configFile = join(dir, "sandbox.capnp");
   writeFileSync(configFile, config(compatibilityDate));
   const workerd = workerdBinary(root);
