@@ -6,6 +6,7 @@ import { db } from "../../../core/db/client";
 import { agents } from "../../../core/db/schema";
 import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
 import { page, PageQuery } from "../../../core/http/pagination";
+import { isoTime } from "../../../core/log";
 import { agentSecretValues } from "../../../core/secrets";
 import { activateStatement, deleteAgentStatements, findAgent, findVersion, listVersions, scriptNames } from "../agents/store";
 import type { ControlPlaneApp } from "../context";
@@ -21,7 +22,6 @@ agentRoutes.use("*", requireTenant("scripts"));
 agentRoutes.route("/:agent/secrets", secretRoutes);
 agentRoutes.route("/", scriptRoutes);
 
-const iso = (ms: number) => new Date(ms).toISOString();
 const agentResponse = { description: "The agent", content: { "application/json": { schema: AgentDetail } } };
 
 const listAgents = createRoute({
@@ -45,7 +45,7 @@ openapi(agentRoutes, listAgents, async (c) => {
     .all();
   const { items, cursor: next } = page(rows, limit, (a) => a.name);
   return c.json({
-    agents: items.map((a) => ({ name: a.name, activeVersion: a.activeVersion, createdAt: iso(a.createdAt), updatedAt: iso(a.updatedAt) })),
+    agents: items.map((a) => ({ name: a.name, activeVersion: a.activeVersion, createdAt: isoTime(a.createdAt), updatedAt: isoTime(a.updatedAt) })),
     cursor: next,
   } satisfies z.infer<typeof AgentList>);
 });
@@ -56,13 +56,13 @@ async function agentDetail(d1: D1Database, tenantId: string, name: string): Prom
   return {
     name: agent.name,
     activeVersion: agent.activeVersion,
-    createdAt: iso(agent.createdAt),
-    updatedAt: iso(agent.updatedAt),
+    createdAt: isoTime(agent.createdAt),
+    updatedAt: isoTime(agent.updatedAt),
     versions: versions.map((v) => ({
       version: v.version,
       sha256: v.sha256,
       size: v.size,
-      createdAt: iso(v.createdAt),
+      createdAt: isoTime(v.createdAt),
       active: v.version === agent.activeVersion,
     })),
   };

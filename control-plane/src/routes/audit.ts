@@ -4,6 +4,7 @@ import { db } from "../../../core/db/client";
 import { auditLog } from "../../../core/db/schema";
 import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
 import { page, PageQuery } from "../../../core/http/pagination";
+import { isoTime } from "../../../core/log";
 import type { ControlPlaneApp } from "../context";
 import { AuditList } from "../schemas";
 
@@ -34,7 +35,7 @@ openapi(adminAudit, listAuditEntries, async (c) => {
   return c.json({
     entries: items.map((e) => ({
       id: e.id,
-      at: new Date(e.at).toISOString(),
+      at: isoTime(e.at),
       actor: e.actor,
       tenantId: e.tenantId,
       action: e.action,

@@ -9,6 +9,7 @@ import { db } from "../../../core/db/client";
 import { tenantIssuers } from "../../../core/db/schema";
 import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
 import { ProblemError } from "../../../core/http/problem";
+import { isoTime } from "../../../core/log";
 import type { ControlPlaneApp } from "../context";
 import { JwksView, PutJwks } from "../schemas";
 
@@ -32,7 +33,7 @@ async function checkKey(jwk: Record<string, unknown>, index: number): Promise<vo
 }
 
 function view(row: typeof tenantIssuers.$inferSelect, audience: string): z.infer<typeof JwksView> {
-  return { issuer: row.issuer, jwks: JSON.parse(row.jwks), audience, updatedAt: new Date(row.updatedAt).toISOString() };
+  return { issuer: row.issuer, jwks: JSON.parse(row.jwks), audience, updatedAt: isoTime(row.updatedAt) };
 }
 
 const registered = { description: "The registered issuer", content: { "application/json": { schema: JwksView } } };

@@ -9,6 +9,7 @@ import { apiKeys, type ApiKey } from "../../../core/db/schema";
 import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
 import { ProblemError } from "../../../core/http/problem";
 import { newId } from "../../../core/ids";
+import { isoTime } from "../../../core/log";
 import { idParam } from "../../../core/names";
 import type { ControlPlaneApp } from "../context";
 import { CreatedKey, CreateKey, KeyList, KeyView, TenantIdParam } from "../schemas";
@@ -16,17 +17,15 @@ import { CreatedKey, CreateKey, KeyList, KeyView, TenantIdParam } from "../schem
 /** Mounted under `/admin/tenants/:tenantId/keys` (admin only), which finds the tenant first. */
 export const keyRoutes = new OpenAPIHono<ControlPlaneApp>();
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
 function keyView(k: ApiKey, now = Date.now()): z.infer<typeof KeyView> {
   return {
     id: k.id,
     name: k.name,
     prefix: k.prefix,
     scopes: JSON.parse(k.scopes) as Scope[],
-    createdAt: iso(k.createdAt)!,
-    expiresAt: iso(k.expiresAt),
-    revokedAt: iso(k.revokedAt),
+    createdAt: isoTime(k.createdAt),
+    expiresAt: isoTime(k.expiresAt),
+    revokedAt: isoTime(k.revokedAt),
     status: k.revokedAt !== null ? "revoked" : k.expiresAt !== null && k.expiresAt <= now ? "expired" : "active",
   };
 }

@@ -5,6 +5,7 @@ import { db } from "../../../core/db/client";
 import { agentSecrets } from "../../../core/db/schema";
 import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
 import { ProblemError } from "../../../core/http/problem";
+import { isoTime } from "../../../core/log";
 import { MAX_SECRET_BYTES, RESERVED_ENV_NAMES, SECRET_NAME_PATTERN, sealSecret } from "../../../core/secrets";
 import { bumpSecretsStatement, findAgent, findVersion, scriptNames } from "../agents/store";
 import type { ControlPlaneApp } from "../context";
@@ -70,7 +71,7 @@ openapi(secretRoutes, putSecret, async (c) => {
     auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "secret.put", target: `${agent}/${name}` }),
   ]);
   await notifyDispatcher(c.env, tenantId, { agent });
-  return c.json({ name, updatedAt: new Date(now).toISOString() } satisfies z.infer<typeof SecretView>);
+  return c.json({ name, updatedAt: isoTime(now) } satisfies z.infer<typeof SecretView>);
 });
 
 const listSecrets = createRoute({
@@ -93,7 +94,7 @@ openapi(secretRoutes, listSecrets, async (c) => {
     .where(and(eq(agentSecrets.tenantId, tenantId), eq(agentSecrets.agent, agent)))
     .orderBy(asc(agentSecrets.name))
     .all();
-  return c.json({ secrets: rows.map((r) => ({ name: r.name, updatedAt: new Date(r.updatedAt).toISOString() })) } satisfies z.infer<typeof SecretList>);
+  return c.json({ secrets: rows.map((r) => ({ name: r.name, updatedAt: isoTime(r.updatedAt) })) } satisfies z.infer<typeof SecretList>);
 });
 
 const deleteSecret = createRoute({

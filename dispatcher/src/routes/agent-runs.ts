@@ -3,6 +3,7 @@ import { requireTenant } from "../../../core/auth/middleware";
 import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
 import { ProblemError } from "../../../core/http/problem";
 import { newId } from "../../../core/ids";
+import { logEvent } from "../../../core/log";
 import { resultKey } from "../../../core/storage/keys";
 import type { DispatcherApp } from "../context";
 import { askTenant, refusalProblem } from "../quota/admission";
@@ -82,7 +83,7 @@ openapi(agentRuns, startRun, async (c) => {
   if (body.mode === "stream") {
     const stub = runStub(c.env, principal.tenantId, runId);
     const followed = await stub.follow(callerOf(principal), 0);
-    c.executionCtx.waitUntil(work.catch((err) => console.error(JSON.stringify({ level: "error", event: "run-failed", runId, error: String(err) }))));
+    c.executionCtx.waitUntil(work.catch((err) => logEvent("error", "run-failed", { runId, error: String(err) })));
     const stream = body.cancelOnDisconnect ? cancelOnDisconnect(followed!, () => stub.cancel(callerOf(principal))) : followed;
     return new Response(stream, { headers: { ...SSE_HEADERS, [RUN_ID_HEADER]: runId } });
   }

@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
 import { pageLimit } from "../../../core/http/pagination";
 import { ProblemError } from "../../../core/http/problem";
+import { isoTime } from "../../../core/log";
 import { idParam } from "../../../core/names";
 import type { DispatcherApp } from "../context";
 import { callerOf, RUN_ID_HEADER } from "../runs/records";
@@ -30,7 +31,7 @@ openapi(runEvents, listRunEvents, async (c) => {
   const log = await runStub(c.env, c.var.tenant.tenantId, runId).events(callerOf(c.var.tenant), after, limit);
   if (!log) throw new ProblemError("not-found", "No run with that id.");
   const body: z.infer<typeof RunEvents> = {
-    events: log.events.map((e) => ({ seq: e.seq, at: new Date(e.at).toISOString(), type: e.type, data: JSON.parse(e.data) as unknown })),
+    events: log.events.map((e) => ({ seq: e.seq, at: isoTime(e.at), type: e.type, data: JSON.parse(e.data) as unknown })),
     next: log.next,
   };
   return Response.json(body);
