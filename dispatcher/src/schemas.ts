@@ -1,5 +1,8 @@
 import { z } from "@hono/zod-openapi";
+import { AgentName } from "../../core/names";
+import { NextCursor } from "../../core/http/pagination";
 import { RunRecord } from "../../core/runs/schemas";
+import { IDEMPOTENCY_KEY_PATTERN } from "./runs/idempotency";
 
 export { RunList, RunRecord, RunStatus, RunUsage } from "../../core/runs/schemas";
 
@@ -23,7 +26,6 @@ export const RunResult = RunRecord.extend({ output: z.unknown() }).openapi("RunR
 
 export const RunQueued = z.object({ id: z.string(), status: z.literal("queued") }).openapi("RunQueued");
 
-
 export const RunEvent = z
   .object({ seq: z.number().int(), at: z.string().datetime(), type: z.string(), data: z.unknown() })
   .openapi("RunEvent");
@@ -39,6 +41,28 @@ export const ContextObject = z
 export const ContextList = z
   .object({
     objects: z.array(z.object({ key: z.string(), size: z.number().int(), uploadedAt: z.string().datetime() })),
-    cursor: z.string().nullable(),
+    cursor: NextCursor,
   })
   .openapi("ContextList");
+
+export const AgentParam = z.object({ agent: AgentName.openapi({ param: { name: "agent", in: "path" } }) });
+
+/** Run ids of the wrong shape are not refused here: they cannot exist, so they get the 404 of a missing run. */
+export const RunIdParam = z.object({ runId: z.string().openapi({ param: { name: "runId", in: "path" }, example: "run_01jd0000000000000000" }) });
+
+export const IdempotencyHeader = z.object({
+  "idempotency-key": z
+    .string()
+    .regex(IDEMPOTENCY_KEY_PATTERN, "1 to 255 visible ASCII characters.")
+    .optional()
+    .openapi({ description: "Repeats within 24 h return the first run instead of starting another." }),
+});
+
+export const LastEventIdHeader = z.object({
+  "last-event-id": z
+    .string()
+    .trim()
+    .regex(/^\d{1,15}$/, "the id of an event of this run.")
+    .optional()
+    .openapi({ description: "Resume after this event id (what EventSource sends on reconnect)." }),
+});
