@@ -6,6 +6,9 @@ import type { Bound, PlatformEnv } from "../../core/env";
  * `npm test`), plus the secrets and optional settings no config declares.
  */
 export interface ControlPlaneEnv extends Omit<ControlPlaneBindings, "TENANTS">, PlatformEnv {
+  // The shared bindings core/ code reads (PlatformEnv), required of this Worker's own config.
+  DB: Bound<ControlPlaneBindings, "DB", D1Database>;
+  BUCKET: Bound<ControlPlaneBindings, "BUCKET", R2Bucket>;
   /** The dispatcher's per-tenant objects, told of every change to an agent or a tenant's settings. */
   TENANTS: Bound<ControlPlaneBindings, "TENANTS", DurableObjectNamespace<import("../../dispatcher/src/tenant/tenant-object").TenantObject>>;
   /** Operator credential for `/admin` (a secret; `npm start` provides one locally). */

@@ -8,6 +8,9 @@ import type { Bound, PlatformEnv } from "../../core/env";
  * here, never added: each is indexed from the generated interface.
  */
 export interface DispatcherEnv extends Omit<DispatcherBindings, "RUNS" | "LEDGER" | "LLM_PROVIDER">, PlatformEnv {
+  // The shared bindings core/ code reads (PlatformEnv), required of this Worker's own config.
+  DB: Bound<DispatcherBindings, "DB", D1Database>;
+  BUCKET: Bound<DispatcherBindings, "BUCKET", R2Bucket>;
   /** One Durable Object per tenant: admission, active versions, idempotency keys, the async lane (`TENANTS`). */
   /** One Durable Object per run: its record, state machine, event log, usage and deadline (`RUN_RECORDS`). */
   /** The Worker Loader (`LOADER`, local only: production runs agents in the dispatch namespace). */

@@ -316,7 +316,8 @@ export class RunObject extends DurableObject<DispatcherEnv> {
     const limit = s.policy.subrequestsPerRun;
     const verdict: EgressVerdict = !decision.ok ? decision : limit !== null && s.usage.subrequests >= limit ? { ok: false, reason: `the run has used its ${limit} subrequests` } : { ok: true };
     if (verdict.ok) s.usage.subrequests += 1;
-    else this.platformEvent(s, "egress.denied", { method, url: redacted, reason: verdict.reason });
+    // A denial past the log's cap only moves a counter kept in memory: a flood of them writes nothing.
+    else if (!this.platformEvent(s, "egress.denied", { method, url: redacted, reason: verdict.reason })) return verdict;
     await this.save(s);
     return verdict;
   }
@@ -376,10 +377,12 @@ export class RunObject extends DurableObject<DispatcherEnv> {
     await this.save(s);
   }
 
-  private platformEvent(s: RunState, type: string, data: unknown): void {
+  /** Logs or only counts a platform event; true when something was written to the log. */
+  private platformEvent(s: RunState, type: string, data: unknown): boolean {
     s.platformEvents += 1;
-    if (s.platformEvents <= MAX_PLATFORM_EVENTS) this.store(s, type, data, Date.now());
-    else if (s.platformEvents === MAX_PLATFORM_EVENTS + 1) this.store(s, "events.suppressed", { after: MAX_PLATFORM_EVENTS, type }, Date.now(), true);
+    if (s.platformEvents <= MAX_PLATFORM_EVENTS) return this.store(s, type, data, Date.now()) !== null;
+    if (s.platformEvents === MAX_PLATFORM_EVENTS + 1) return this.store(s, "events.suppressed", { after: MAX_PLATFORM_EVENTS, type }, Date.now(), true) !== null;
+    return false;
   }
 
   private note(s: RunState, type: string, data: unknown): void {
