@@ -233,6 +233,26 @@ const ABUSES = [
     expect: (run) => run.status === "failed" && /CPU/.test(run.error ?? ""),
   },
   {
+    name: "busy loop that yields",
+    cpuBound: true,
+    quotas: { cpuMsPerRun: 3000 },
+    source: `export default { async fetch() { for (;;) { const end = Date.now() + 200; while (Date.now() < end); await new Promise((r) => setTimeout(r, 0)); } } };`,
+    expect: (run) => run.status === "failed" && /CPU budget of 3000 ms/.test(run.error ?? ""),
+  },
+  {
+    name: "loop left in waitUntil",
+    cpuBound: true,
+    source: `export default { async fetch(request, env, ctx) { ctx.waitUntil((async () => { for (;;) { const end = Date.now() + 100; while (Date.now() < end); await new Promise((r) => setTimeout(r, 0)); } })()); return Response.json({ ok: 1 }); } };`,
+    // The run itself succeeds at once; the loop it left is what the pool must stop (checked below).
+    expect: (run) => run.status === "succeeded",
+    after: async (tenantId) => waitForExit(tenantId, /left running after its runs ended/),
+  },
+  {
+    name: "memory bomb",
+    source: `export default { async fetch() { const kept = []; for (let i = 0; i < 40; i++) { kept.push(new Uint8Array(64 << 20).fill(1)); await new Promise((r) => setTimeout(r, 20)); } return Response.json({ mb: kept.length * 64 }); } };`,
+    expect: (run) => run.status === "failed" && /MB of memory, over the sandbox limit/.test(run.error ?? ""),
+  },
+  {
     name: "10 s CPU loop",
     cpuBound: true,
     source: `export default { async fetch() { const end = Date.now() + 10000; let n = 0; while (Date.now() < end) n++; return Response.json({ n }); } };`,
@@ -270,6 +290,22 @@ const ABUSES = [
     expect: (run) => run.status === "succeeded",
   },
 ];
+
+/** Waits (30 s at most) until the sandbox pool says why it stopped this tenant's sandbox, and checks the reason. */
+async function waitForExit(tenantId, reason) {
+  const token = readFileSync(join(home, "sandbox-token"), "utf8").trim();
+  const pool = readFileSync(join(home, "sandbox-pool"), "utf8").trim();
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(250)) {
+    const res = await fetch(`http://${pool}/exit`, { method: "POST", headers: { "x-isoplane-sandbox-token": token }, body: JSON.stringify({ tenantId }) });
+    const { exit } = await res.json();
+    if (exit) {
+      if (!reason.test(exit)) fail(`the sandbox stopped for another reason: ${exit}`);
+      log(`  the sandbox pool stopped the abuser's sandbox: ${exit}`);
+      return;
+    }
+  }
+  fail("the loop left in waitUntil was not stopped within 30 s");
+}
 
 /** Sends raw bytes on a fresh connection and resolves with what comes back first (10 s at most). */
 function rawRequest(port, text) {
@@ -378,6 +414,7 @@ async function abuse(admin) {
     const result = await run;
     const ended = performance.now() - started;
     const record = result?.id ? await call("GET", `${DP}/v1/runs/${result.id}`, { token: abuser.key }, 200) : result;
+    if (a.after) samples.push(...(await timeWhile(a.after(abuser.id))));
     if (!a.expect(record ?? {}, result?.output)) fail(`${a.name}: the abuser's run ended ${JSON.stringify(record).slice(0, 300)}, output ${JSON.stringify(result?.output).slice(0, 200)}`);
     rows.push([a.name, stats(samples), { ended, status: record.status, error: record.error }, a.cpuBound]);
   }
