@@ -35,7 +35,8 @@ export default defineConfig(async () => {
     test: {
       globalSetup: ["./test/global-setup.ts"],
       setupFiles: ["./test/setup.ts"],
-      include: ["test/**/*.test.ts", "tenant-template/**/*.test.ts"],
+      // Integration tests in test/; unit tests of pure modules beside their modules.
+      include: ["test/**/*.test.ts", "tenant-template/**/*.test.ts", "core/**/*.test.ts", "dispatcher/**/*.test.ts", "control-plane/**/*.test.ts"],
       testTimeout: 20_000,
       isolate: false,
     },

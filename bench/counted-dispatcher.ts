@@ -17,7 +17,7 @@ import dispatcher, {
   TenantObject as DispatcherTenantObject,
   TenantStorage as DispatcherTenantStorage,
 } from "../dispatcher/src/index";
-import type { DispatcherEnv, LedgerMessage, RunMessage } from "../core/env";
+import type { DispatcherEnv, LedgerMessage, RunMessage } from "../dispatcher/src/env";
 import type { TenantProps } from "../dispatcher/src/bindings/storage";
 import { countedEnv, reset, snapshot, type IsolateCounts } from "./d1-count";
 

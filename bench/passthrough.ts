@@ -14,10 +14,10 @@
 // No auth, validation, admission, event log, usage or ledger. The gap between the dispatcher and
 // the floor is what the platform adds beyond the writes it cannot avoid.
 import { DurableObject, WorkerEntrypoint } from "cloudflare:workers";
-import type { DispatcherEnv } from "../core/env";
+import type { DispatcherEnv } from "../dispatcher/src/env";
 import { newId } from "../core/ids";
 import { bundleKey } from "../core/scripts/bundle";
-import { RUN_HEADER, type HarnessFrame } from "../core/scripts/harness";
+import { RUN_HEADER, type HarnessFrame } from "../core/contract.js";
 import { resultKey } from "../core/storage/keys";
 import { LocalRuntime, type RuntimeExports } from "../dispatcher/src/runtime/local";
 import { runObjectName } from "../dispatcher/src/runs/shards";

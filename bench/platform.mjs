@@ -5,9 +5,9 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { build } from "esbuild";
 import {
   bundleModules,
+  bundleWorkerModule,
   convertV4MiniflareOptions,
   HOST,
   Log,
@@ -47,18 +47,7 @@ export async function startPlatform({ root, workdir, adminToken }) {
   const dispatcherBundle = wranglerBundle(root, "wrangler.toml", join(workdir, "dispatcher"), COUNTED_DISPATCHER_ENTRY);
   const controlPlaneBundle = wranglerBundle(root, "control-plane/wrangler.toml", join(workdir, "control-plane"));
   const passthroughScript = join(workdir, PASSTHROUGH, "index.js");
-  await build({
-    entryPoints: [join(root, "bench", "passthrough.ts")],
-    outfile: passthroughScript,
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    mainFields: ["module", "main"],
-    conditions: ["workerd", "worker", "browser"],
-    target: "es2022",
-    external: ["cloudflare:*"],
-    logLevel: "warning",
-  });
+  await bundleWorkerModule(join(root, "bench", "passthrough.ts"), passthroughScript);
 
   const secretsKey = randomBytes(32).toString("base64");
   const dispatcher = workerFromConfig(root, "wrangler.toml", dispatcherBundle, {

@@ -1,6 +1,7 @@
 // @ts-check
 // The HTTP client: the tenant key on every call, and every non-2xx answer — problem+json
 // (RFC 9457) or not — turned into an ApiError that prints as "<title>: <detail>".
+import { PROBLEM_BASE } from "../core/contract.js";
 import { CliError } from "./errors.mjs";
 import { keyPrefix } from "./config.mjs";
 import { VERSION } from "./version.mjs";
@@ -14,7 +15,6 @@ import { VERSION } from "./version.mjs";
 const PLANE_NAMES = { dispatcher: "dispatcher", controlPlane: "control plane" };
 const PLANE_ENV = { dispatcher: "ISOPLANE_URL", controlPlane: "ISOPLANE_CONTROL_PLANE_URL" };
 const PLANE_FLAG = { dispatcher: "--url", controlPlane: "--control-plane" };
-const PROBLEM_BASE = "https://isoplane.dev/problems/";
 
 /** An error answer from the platform. */
 export class ApiError extends CliError {

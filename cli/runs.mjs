@@ -1,17 +1,12 @@
 // @ts-check
 // How runs and their events read on the terminal; shared by `run` and `logs`.
+import { isTerminal, PLATFORM_EVENTS } from "../core/contract.js";
 import { formatBytes, formatDuration, oneLine, plural } from "./output.mjs";
 
 /** @typedef {import("./output.mjs").Output} Output */
-/**
- * @typedef {{ id: string, agent?: string, version?: number, status: string, error?: string,
- *   createdAt?: string, finishedAt?: string | null, usage?: Record<string, number | null>, output?: unknown }} RunView
- */
+/** @typedef {import("../core/contract.js").RunView} RunView */
 
-export const TERMINAL = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
-
-/** @param {string} status */
-export const isTerminal = (status) => TERMINAL.has(status);
+export { isTerminal };
 
 /** "research v2, 41 ms" @param {RunView} run */
 function runLabel(run) {
@@ -62,7 +57,7 @@ export function printRun(out, run) {
 export function eventSummary(out, type, data) {
   const c = out.c;
   switch (type) {
-    case "run.started":
+    case PLATFORM_EVENTS.started:
       return `${c.cyan("→")} ${c.bold(type)} ${data?.id ?? ""}${data?.agent ? ` ${data.agent} v${data.version}` : ""}`;
     case "tool.call":
       return `${c.cyan("→")} ${c.bold(type)} ${data?.name ?? "?"} ${c.dim(oneLine(data?.arguments ?? ""))}`;

@@ -1,7 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { ProblemError } from "./http/problem";
 
-export const AGENT_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+import { AGENT_NAME_PATTERN } from "./contract.js";
+
+export { AGENT_NAME_PATTERN };
 export const AgentName = z.string().regex(AGENT_NAME_PATTERN).openapi({ example: "summarize" });
 
 /** Path parameters are checked by hand so the problem is the precise `invalid-name`, not a generic 400. */

@@ -11,16 +11,22 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { build } from "esbuild";
+import { bundleWorkerModule } from "./workers.mjs";
 
 const HOST = "127.0.0.1";
 const TOKEN_HEADER = "x-isoplane-sandbox-token";
 /** Production's default CPU limit of an invocation, used when the tenant has no cpuMsPerRun. */
 export const DEFAULT_CPU_MS = 30_000;
 const PING_EVERY_MS = 100;
-/** A sandbox that has not answered a ping for this long is spinning (or wedged): its CPU is counted. */
-const STALL_MS = 250;
 const IDLE_STOP_MS = 10 * 60_000;
+/** CPU a sandbox may burn with no run in flight (`waitUntil` work left behind) before it is stopped. */
+const AFTER_RUN_CPU_MS = 5_000;
+/** A run acquired this recently may not have reached its sandbox yet: the sandbox still counts as busy. */
+const ARRIVAL_MS = 2_000;
+/** What a sandbox's process may hold (all its tenant's isolates; production gives each isolate 128 MB). */
+export const DEFAULT_MEMORY_MB = 512;
+/** A sandbox's stderr relayed to the operator, at most this many lines a second (the rest counted). */
+const LOG_LINES_PER_SECOND = 50;
 
 function workerdBinary(root) {
   const fromWrangler = createRequire(createRequire(join(root, "package.json")).resolve("wrangler"));
@@ -53,6 +59,23 @@ const sandbox :Workerd.Worker = (
 `;
 }
 
+/** Resident memory of a process in MB; null once it is gone. */
+function rssMbOf(pid) {
+  try {
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+    return Number.isFinite(kb) ? kb / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A line of tenant output made safe for the operator's terminal: no control characters, bounded. */
+function safeLine(line) {
+  // eslint-disable-next-line no-control-regex
+  const clean = line.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "?");
+  return clean.length > 2000 ? `${clean.slice(0, 2000)}… (${clean.length} characters)` : clean;
+}
+
 /** CPU time (user + system) a process has used, in ms; null once it is gone. */
 function cpuMsOf(pid, ticksPerSecond) {
   let text;
@@ -74,20 +97,9 @@ function clockTicks() {
  * Starts the pool: bundles the sandbox Worker into `dir`, listens on loopback and returns its
  * address. `platform()` gives the dispatcher's direct address once it is known.
  */
-export async function startSandboxPool({ root, dir, token, platform, compatibilityDate, max = 16, log = console.error }) {
+export async function startSandboxPool({ root, dir, token, platform, compatibilityDate, max = 16, memoryMb = DEFAULT_MEMORY_MB, log = console.error }) {
   mkdirSync(dir, { recursive: true });
-  await build({
-    entryPoints: [join(root, "dispatcher", "sandbox", "worker.ts")],
-    outfile: join(dir, "worker.js"),
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    mainFields: ["module", "main"],
-    conditions: ["workerd", "worker", "browser"],
-    target: "es2022",
-    external: ["cloudflare:*"],
-    logLevel: "warning",
-  });
+  await bundleWorkerModule(join(root, "dispatcher", "sandbox", "worker.ts"), join(dir, "worker.js"));
   const configFile = join(dir, "sandbox.capnp");
   writeFileSync(configFile, config(compatibilityDate));
   const workerd = workerdBinary(root);
@@ -103,7 +115,9 @@ export async function startSandboxPool({ root, dir, token, platform, compatibili
       stdio: ["ignore", "ignore", "pipe", "pipe"],
       env: { ...process.env, SANDBOX_TOKEN: token },
     });
-    const sandbox = { child, url: null, tenantId: null, budgetMs: DEFAULT_CPU_MS, lastUsed: Date.now(), okAt: Date.now(), cpuAtOk: 0, pinging: false, stopped: null };
+    // `busy`: since its first run in flight, the CPU it had then and the budget of every run since;
+    // `idle`: since its last run ended, the CPU it had then.
+    const sandbox = { child, url: null, tenantId: null, lastUsed: Date.now(), busy: null, idle: { at: Date.now(), cpu: 0 }, pinging: false, stopped: null, logged: { second: 0, lines: 0, dropped: 0 } };
     sandbox.ready = new Promise((resolve, reject) => {
       let buffered = "";
       child.stdio[3].on("data", (chunk) => {
@@ -131,7 +145,15 @@ export async function startSandboxPool({ root, dir, token, platform, compatibili
     child.stderr.on("data", (chunk) => {
       for (const line of chunk.toString().split("\n")) {
         // workerd logs each refused connection of the public-only network; the run's log says it.
-        if (line.trim() && !/is not allowed|jsgInternalError|^stack:/.test(line)) log(`[sandbox ${sandbox.tenantId ?? "spare"}] ${line}`);
+        if (!line.trim() || /is not allowed|jsgInternalError|^stack:/.test(line)) continue;
+        const second = Math.floor(Date.now() / 1000);
+        const l = sandbox.logged;
+        if (l.second !== second) {
+          if (l.dropped) log(`[sandbox ${sandbox.tenantId ?? "spare"}] (${l.dropped} more lines not shown)`);
+          Object.assign(l, { second, lines: 0, dropped: 0 });
+        }
+        if (++l.lines > LOG_LINES_PER_SECOND) l.dropped++;
+        else log(`[sandbox ${sandbox.tenantId ?? "spare"}] ${safeLine(line)}`);
       }
     });
     return sandbox;
@@ -148,9 +170,11 @@ export async function startSandboxPool({ root, dir, token, platform, compatibili
     let sandbox = sandboxes.get(tenantId);
     if (!sandbox) {
       if (sandboxes.size >= max) {
-        const oldest = [...sandboxes.values()].sort((a, b) => a.lastUsed - b.lastUsed)[0];
-        stop(oldest, `more than ${max} tenants' sandboxes were running (ISOPLANE_SANDBOXES); the least recently used was stopped`);
-        sandboxes.delete(oldest.tenantId);
+        // Only a sandbox with no run in flight is stopped to make room; runs are never cut for it.
+        const idle = [...sandboxes.values()].filter((s) => !s.busy).sort((a, b) => a.lastUsed - b.lastUsed)[0];
+        if (!idle) throw new Error(`all ${max} sandboxes (ISOPLANE_SANDBOXES) are running other tenants' runs; try again shortly`);
+        stop(idle, `more than ${max} tenants' sandboxes were wanted (ISOPLANE_SANDBOXES); this idle one was stopped`);
+        sandboxes.delete(idle.tenantId);
       }
       sandbox = spare ?? spawnSandbox();
       spare = null;
@@ -160,38 +184,58 @@ export async function startSandboxPool({ root, dir, token, platform, compatibili
       if (!closed) spare = spawnSandbox();
     }
     sandbox.lastUsed = Date.now();
-    sandbox.budgetMs = cpuMs ?? DEFAULT_CPU_MS;
     await sandbox.ready;
+    sandbox.busy ??= { cpu: cpuMsOf(sandbox.child.pid, ticks) ?? 0, budget: 0, runs: 0 };
+    sandbox.busy.budget += cpuMs ?? DEFAULT_CPU_MS;
+    sandbox.busy.runs++;
+    sandbox.idle = null;
     return sandbox.url;
   }
 
-  /** Pings every sandbox; one that keeps spinning past its tenant's CPU budget is stopped. */
+  /**
+   * Every 100 ms: a sandbox whose runs in flight have used more CPU than all their budgets together
+   * is stopped (a spinning loop, yielding or not: the process's CPU time counts, not its answers);
+   * so is one that keeps burning CPU with no run in flight, one over its memory limit, and one idle
+   * for 10 minutes. Pings tell it the runs in flight (their answers still streaming).
+   */
   const watchdog = setInterval(() => {
     const now = Date.now();
     for (const sandbox of sandboxes.values()) {
       if (!sandbox.url || sandbox.stopped) continue;
-      if (now - sandbox.lastUsed > IDLE_STOP_MS) {
-        stop(sandbox, "it was idle for 10 minutes");
+      const cpu = cpuMsOf(sandbox.child.pid, ticks);
+      const rss = rssMbOf(sandbox.child.pid);
+      const end = (reason) => {
+        stop(sandbox, reason);
         sandboxes.delete(sandbox.tenantId);
+      };
+      if (cpu === null) continue;
+      if (rss !== null && rss > memoryMb) {
+        end(`it held ${Math.round(rss)} MB of memory, over the sandbox limit of ${memoryMb} MB (ISOPLANE_SANDBOX_MEMORY_MB)`);
         continue;
       }
-      if (now - sandbox.okAt > STALL_MS) {
-        const cpu = cpuMsOf(sandbox.child.pid, ticks);
-        const spent = cpu === null ? 0 : cpu - sandbox.cpuAtOk;
-        if (spent >= sandbox.budgetMs) {
-          stop(sandbox, `an agent ran ${Math.round(spent)} ms of CPU without yielding, over the CPU budget of ${sandbox.budgetMs} ms (cpuMsPerRun)`);
-          sandboxes.delete(sandbox.tenantId);
-          continue;
-        }
+      if (sandbox.busy && cpu - sandbox.busy.cpu > sandbox.busy.budget) {
+        const runs = sandbox.busy.runs;
+        end(`${runs === 1 ? "an agent" : `${runs} runs`} used ${Math.round(cpu - sandbox.busy.cpu)} ms of CPU, over ${runs === 1 ? "its" : "their"} CPU budget of ${sandbox.busy.budget} ms (cpuMsPerRun)`);
+        continue;
+      }
+      if (sandbox.idle && cpu - sandbox.idle.cpu > AFTER_RUN_CPU_MS) {
+        end(`work left running after its runs ended used ${Math.round(cpu - sandbox.idle.cpu)} ms of CPU (at most ${AFTER_RUN_CPU_MS} ms)`);
+        continue;
+      }
+      if (sandbox.idle && now - sandbox.idle.at > IDLE_STOP_MS) {
+        end("it was idle for 10 minutes");
+        continue;
       }
       if (sandbox.pinging) continue;
       sandbox.pinging = true;
       fetch(`${sandbox.url}/_ping`, { signal: AbortSignal.timeout(60_000) })
-        .then((res) => res.arrayBuffer())
+        .then((res) => res.json())
         .then(
-          () => {
-            sandbox.okAt = Date.now();
-            sandbox.cpuAtOk = cpuMsOf(sandbox.child.pid, ticks) ?? 0;
+          ({ runsInFlight }) => {
+            if (runsInFlight === 0 && sandbox.busy && Date.now() - sandbox.lastUsed > ARRIVAL_MS) {
+              sandbox.busy = null;
+              sandbox.idle = { at: Date.now(), cpu: cpuMsOf(sandbox.child.pid, ticks) ?? 0 };
+            }
           },
           () => {},
         )
@@ -202,16 +246,21 @@ export async function startSandboxPool({ root, dir, token, platform, compatibili
   }, PING_EVERY_MS);
 
   const server = createServer((req, res) => {
+    const answer = (status, body) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    const given = Buffer.from(String(req.headers[TOKEN_HEADER] ?? ""));
+    const expected = Buffer.from(token);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return answer(404, { error: "not found" });
     const chunks = [];
-    req.on("data", (c) => chunks.push(c));
+    let size = 0;
+    req.on("data", (c) => {
+      size += c.length;
+      if (size > 4096) req.destroy();
+      else chunks.push(c);
+    });
     req.on("end", async () => {
-      const answer = (status, body) => {
-        res.writeHead(status, { "content-type": "application/json" });
-        res.end(JSON.stringify(body));
-      };
-      const given = Buffer.from(String(req.headers[TOKEN_HEADER] ?? ""));
-      const expected = Buffer.from(token);
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return answer(404, { error: "not found" });
       let body;
       try {
         body = JSON.parse(Buffer.concat(chunks).toString() || "{}");

@@ -20,6 +20,7 @@ const wrangler = join(root, "node_modules", ".bin", "wrangler");
 const dispatcherPort = Number(process.env.ISOPLANE_DISPATCHER_PORT ?? 8787);
 const controlPlanePort = Number(process.env.ISOPLANE_CONTROL_PLANE_PORT ?? 8788);
 const sandboxLimit = Number(process.env.ISOPLANE_SANDBOXES ?? 16);
+const sandboxMemoryMb = Number(process.env.ISOPLANE_SANDBOX_MEMORY_MB ?? 512);
 const host = HOST;
 
 const [major, minor] = process.versions.node.split(".").map(Number);
@@ -116,8 +117,13 @@ pool = await startSandboxPool({
   platform: () => `${host}:${dispatcherPort}`,
   compatibilityDate: dispatcher.compatibilityDate,
   max: Number.isSafeInteger(sandboxLimit) && sandboxLimit > 0 ? sandboxLimit : 16,
+  memoryMb: Number.isSafeInteger(sandboxMemoryMb) && sandboxMemoryMb > 0 ? sandboxMemoryMb : 512,
 });
 dispatcher.serviceBindings = { ...dispatcher.serviceBindings, SANDBOXES: { external: { address: pool.address, http: {} } } };
+// For the operator (and test:faults): where the pool listens and its token; `POST /exit` with
+// {"tenantId"} says why a tenant's sandbox last stopped.
+writeFileSync(join(home, "sandbox-pool"), `${pool.address}\n`, { mode: 0o600 });
+writeFileSync(join(home, "sandbox-token"), `${sandboxToken}\n`, { mode: 0o600 });
 const controlPlane = workerFromConfig(root, "control-plane/wrangler.toml", controlPlaneBundle, { ADMIN_TOKEN: token, SECRETS_KEY: sealKey }, controlPlanePort);
 
 mf = new Miniflare(
@@ -161,7 +167,7 @@ isoplane is running
   control plane  ${controlPlaneUrl}   (admin API, script uploads)
   dashboard      ${controlPlaneUrl}/dashboard   (operators: sign in with the admin token)
   state          ${state}
-  admin token    ${process.env.ISOPLANE_ADMIN_TOKEN ? "from ISOPLANE_ADMIN_TOKEN" : `${token}  (kept in .isoplane/admin-token)`}
+  admin token    ${process.env.ISOPLANE_ADMIN_TOKEN ? "from ISOPLANE_ADMIN_TOKEN" : `${token}  (kept in ${join(home, "admin-token")})`}
   agents run in  one sandbox process per tenant (at most ${pool.max}; ISOPLANE_SANDBOXES)
 
 First call — create a tenant:

@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, extname, join } from "node:path";
+import { build } from "esbuild";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig, unstable_splitSqlQuery } from "wrangler";
 
 // Miniflare from wrangler's own dependency tree, so the runtime is the one `wrangler dev` uses.
@@ -88,3 +89,19 @@ export function migrationStatements(root) {
     );
 }
 
+
+/** One Worker module bundled with esbuild for workerd (ESM, `cloudflare:*` left to the runtime). */
+export async function bundleWorkerModule(entry, outfile) {
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    mainFields: ["module", "main"],
+    conditions: ["workerd", "worker", "browser"],
+    target: "es2022",
+    external: ["cloudflare:*"],
+    logLevel: "warning",
+  });
+}

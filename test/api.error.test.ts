@@ -127,6 +127,31 @@ const STORES_KEY = `export default {
   },
 };`;
 
+describe("a request wrong in several ways: credentials, then the resource its path names, then its parameters, then its body", () => {
+  it("an unknown tenant is 404 before its body or query is looked at", async () => {
+    const unknown = "/admin/tenants/ten_01jd0000000000000000";
+    const badJson = { "content-type": "application/json", ...ADMIN };
+    await expectProblem(await cp(unknown, { method: "PATCH", headers: badJson, body: "{" }), 404, "not-found");
+    await expectProblem(await cp(`${unknown}/keys`, json({ scopes: ["root"] }, ADMIN)), 404, "not-found");
+    await expectProblem(await cp(`${unknown}/usage?from=yesterday`, { headers: ADMIN }), 404, "not-found");
+  });
+
+  it("an invalid agent or secret name is invalid-name before the body is read", async () => {
+    const t = await newTenant();
+    const badJson = { method: "POST", headers: { "content-type": "application/json", ...bearer(t.key) }, body: "{" };
+    await expectProblem(await dp("/v1/agents/Not_A_Name/runs", badJson), 400, "invalid-name");
+    await expectProblem(await cp("/v1/agents/Not_A_Name/rollback", badJson), 400, "invalid-name");
+    await expectProblem(await cp("/v1/agents/ok/secrets/RUN", { ...badJson, method: "PUT" }), 400, "invalid-name");
+  });
+
+  it("a JSON body sent without a content type is still read as JSON", async () => {
+    const t = await newTenant();
+    await upload(t, "ok", VERSIONED(1));
+    const res = await dp("/v1/agents/ok/runs", { method: "POST", headers: bearer(t.key), body: new TextEncoder().encode(JSON.stringify({ input: 1 })) });
+    expect(res.status, await res.clone().text()).toBe(200);
+  });
+});
+
 describe("400: key limits count the full stored key", () => {
   const CONTEXT_DETAIL = (n: number) =>
     `The key is ${n} bytes; context keys may be at most 983 bytes: R2 allows 1024 bytes for the whole stored key, tenants/<tenantId>/context/<key>.`;

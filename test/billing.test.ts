@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { COLUMNS } from "../core/billing/export";
+import { COLUMNS } from "../core/billing/lines";
 import { WORKERS_FOR_PLATFORMS_LIST_PRICE } from "../core/billing/prices";
 import { VERSIONED } from "./agents";
 import { TEST_PRICE_BOOK } from "./constants";
@@ -238,7 +238,7 @@ describe("usage and the admin dashboard", () => {
 
 describe("storage metering", () => {
   it("measures each tenant's stored bytes once a day and bills GB-months", async () => {
-    const { snapshotStorage } = await import("../core/billing/storage");
+    const { snapshotStorage } = await import("../dispatcher/src/billing/storage");
     const t = await newTenant("stores-things");
     const sizes = [1000, 2500, 40_000];
     for (const [i, n] of sizes.entries()) await dp(`/v1/context/docs/${i}.bin`, { method: "PUT", headers: bearer(t.key), body: new Uint8Array(n) });

@@ -42,7 +42,7 @@ function committed(): Record<WorkerKey, RawConfig> {
   return {
     tail: {
       name: "isoplane-tail",
-      main: "../src/tail.ts",
+      main: "index.ts",
       ...base,
       vars: { DISPATCH_NAMESPACE: "isoplane" },
       d1_databases: [D1_LOCAL],
@@ -65,7 +65,7 @@ function committed(): Record<WorkerKey, RawConfig> {
     },
     outbound: {
       name: "isoplane-outbound",
-      main: "../src/outbound.ts",
+      main: "index.ts",
       ...base,
       d1_databases: [D1_LOCAL],
       env: { production: { name: "isoplane-outbound", minify: true, d1_databases: [{ binding: "DB", database_name: "isoplane" }] } },
@@ -241,7 +241,7 @@ describe("npm run deploy: arguments and the deploy config", () => {
 
 describe("npm run deploy: the wrangler configs it renders", () => {
   it("resolves paths like a shell would", () => {
-    expect(resolvePath("/repo/dispatcher/tail", "../src/tail.ts")).toBe("/repo/dispatcher/src/tail.ts");
+    expect(resolvePath("/repo/dispatcher/tail", "index.ts")).toBe("/repo/dispatcher/tail/index.ts");
     expect(resolvePath("/repo/control-plane", "../migrations")).toBe("/repo/migrations");
     expect(resolvePath("/repo", "./dispatcher/src/index.ts")).toBe("/repo/dispatcher/src/index.ts");
     expect(resolvePath("/repo", "/abs/x.ts")).toBe("/abs/x.ts");
@@ -267,8 +267,8 @@ describe("npm run deploy: the wrangler configs it renders", () => {
       expect(Object.keys(out[key].env)).toEqual(["production"]);
       for (const db of prod(out[key]).d1_databases) expect(db).toMatchObject({ binding: "DB", database_name: "acme-platform", database_id: D1_ID });
     }
-    expect(out.tail.main).toBe("/repo/dispatcher/src/tail.ts");
-    expect(out.outbound.main).toBe("/repo/dispatcher/src/outbound.ts");
+    expect(out.tail.main).toBe("/repo/dispatcher/tail/index.ts");
+    expect(out.outbound.main).toBe("/repo/dispatcher/outbound/index.ts");
     expect(out.dispatcher.main).toBe("/repo/dispatcher/src/index.ts");
     expect(out.controlPlane.main).toBe("/repo/control-plane/src/index.ts");
     expect(prod(out.dispatcher).d1_databases[0].migrations_dir).toBe("/repo/migrations");

@@ -1,5 +1,6 @@
 import type { D1Migration } from "@cloudflare/vitest-plugin";
-import type { ControlPlaneEnv, DispatcherEnv } from "../core/env";
+import type { ControlPlaneEnv } from "../control-plane/src/env";
+import type { DispatcherEnv } from "../dispatcher/src/env";
 
 declare global {
   namespace Cloudflare {

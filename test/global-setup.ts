@@ -1,7 +1,5 @@
 import type { TestProject } from "vitest/node";
-// @ts-expect-error -- a plain .mjs build script without type declarations
 import { bundleAgent } from "../tenant-template/build.mjs";
-// @ts-expect-error -- a plain .mjs build script without type declarations
 import { buildDashboard } from "../control-plane/dashboard/build.mjs";
 
 /** Builds the example agents with the same esbuild step as `npm run agent:build`, and the dashboard, in Node, once. */

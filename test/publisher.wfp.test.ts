@@ -58,7 +58,7 @@ describe("the Workers for Platforms publisher, against a fake Cloudflare API", (
     expect(name).toMatch(/^ip-[0-9a-z]{20}-[0-9a-f]{8}-[0-9a-f]{16}$/);
     expect(name.length).toBeLessThanOrEqual(63);
     expect(script.metadata.main_module).toBe("__isoplane_harness.js");
-    expect(Object.keys(script.modules).sort()).toEqual(["__isoplane_harness.js", "__isoplane_setup.js", "agent.js"]);
+    expect(Object.keys(script.modules).sort()).toEqual(["__isoplane_agent.js", "__isoplane_harness.js", "__isoplane_setup.js", "agent.js"]);
     expect(script.metadata.compatibility_flags).toEqual(["nodejs_als"]);
     expect(script.modules["agent.js"]).toEqual({ type: "application/javascript+module", content: VERSIONED(1) });
     expect(script.metadata.bindings).toEqual([

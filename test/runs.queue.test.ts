@@ -1,6 +1,6 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { RunMessage } from "../core/env";
+import type { RunMessage } from "../dispatcher/src/env";
 import dispatcher from "../dispatcher/src/index";
 import { backoff } from "../dispatcher/src/runs/queue";
 import { newId } from "../core/ids";

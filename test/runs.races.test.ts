@@ -8,7 +8,7 @@ import { DISPATCHER_NO_QUOTA_HOST } from "./worker";
  */
 import { createExecutionContext, createMessageBatch, env, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { RunMessage } from "../core/env";
+import type { RunMessage } from "../dispatcher/src/env";
 import { newId } from "../core/ids";
 import dispatcher from "../dispatcher/src/index";
 import { runStub, tenantStub } from "../dispatcher/src/runs/stubs";

@@ -36,7 +36,7 @@ describe("the sandbox routes", () => {
     const res = await sandbox("/_sandbox/code", a.id, target);
     expect(res.status).toBe(200);
     const code = await res.json<{ mainModule: string; modules: Record<string, string>; secrets: Record<string, string> }>();
-    expect(code.modules[code.mainModule]).toContain("export default");
+    expect(code.modules[code.mainModule]).toMatch(/export \{\s*\w+ as default\s*\}/);
     expect(Object.keys(code.modules).length).toBeGreaterThanOrEqual(3);
     await expectProblem(await sandbox("/_sandbox/code", b.id, target), 403, "forbidden");
   });
@@ -59,6 +59,16 @@ describe("the sandbox routes", () => {
     const badKey = await sandbox("/_sandbox/rpc/storage/get", a.id, { args: ["../escape", id] });
     expect(badKey.status).toBe(422);
     expect(await badKey.json()).toMatchObject({ error: { name: "TypeError" } });
+    // The platform's own files in a run's results cannot be overwritten (a forged output, or a shrink the quota never counted).
+    for (const name of ["output.json", "input.json"]) {
+      const forged = await sandbox("/_sandbox/rpc/storage/put", a.id, { args: [`results/${id}/${name}`, "{}", id] });
+      expect(forged.status).toBe(422);
+      expect(await forged.json()).toMatchObject({ error: { name: "TypeError", message: expect.stringMatching(/written by the platform/) } });
+    }
+    for (const name of ["__proto__", "constructor", "toString"]) await expectProblem(await sandbox(`/_sandbox/rpc/${name}/get`, a.id, { args: [] }), 404, "not-found");
+    await expectProblem(await sandbox("/_sandbox/code", a.id, { tenantId: a.id }), 400, "invalid-request");
+    await expectProblem(await sandbox("/_sandbox/code", a.id, { tenantId: a.id, agent: "x", bundleKey: `scripts/${b.id}/x/0.json`, version: 1, sha256: "0", secretsRev: 0 }), 400, "invalid-request");
+    await expectProblem(await sandbox("/_sandbox/code", a.id, { tenantId: a.id, agent: "x", bundleKey: `scripts/${a.id}/x/0.json`, version: 1, sha256: "0", secretsRev: 0 }), 404, "not-found");
     await expectProblem(await sandbox("/_sandbox/rpc/storage/delete", a.id, { args: [] }), 404, "not-found");
     await expectProblem(await sandbox("/_sandbox/rpc/secrets/get", a.id, { args: [] }), 404, "not-found");
 

@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { runStub } from "../dispatcher/src/runs/stubs";
-import tailWorker, { consumeMeasurements, meterMessage, type MeterMessage, type TailEnv } from "../dispatcher/src/tail";
+import tailWorker, { consumeMeasurements, meterMessage, type MeterMessage, type TailEnv } from "../dispatcher/tail/index";
 import { WORKERS } from "../scripts/deploy/workers.ts";
 import { VERSIONED } from "./agents";
 import { FAKE_CF } from "./fakes/cloudflare-api";

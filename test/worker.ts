@@ -2,7 +2,8 @@
 // so tests drive each through its real HTTP handler over the same local D1 and R2.
 import controlPlane from "../control-plane/src/index";
 import dispatcher from "../dispatcher/src/index";
-import type { LedgerMessage, RunMessage } from "../core/env";
+import outboundWorker from "../dispatcher/outbound/index";
+import type { LedgerMessage, RunMessage } from "../dispatcher/src/env";
 import { FAKE_CF } from "./fakes/cloudflare-api";
 
 export { RunObject, TenantEgress, TenantLlm, TenantObject, TenantStorage } from "../dispatcher/src/index";
@@ -34,18 +35,41 @@ export interface NamespaceCall {
   options: { limits?: Record<string, number>; outbound?: Record<string, string> } | undefined;
 }
 
-/** A stand-in for a dispatch_namespaces binding: records calls; each script answers with what it received. */
+/**
+ * A stand-in for a dispatch_namespaces binding: records calls; each script answers with what it
+ * received. A script whose input has `fetch: [url, …]` first fetches each URL the way a user Worker
+ * in the namespace does in production: through the namespace's outbound Worker, with the outbound
+ * parameters `get()` was given in its env; it reports each response's status and body.
+ */
 export const fakeNamespace = {
   calls: [] as NamespaceCall[],
-  get(name: string, args?: unknown, options?: NamespaceCall["options"]) {
-    this.calls.push({ name, args, options });
-    return {
-      // Answers in the harness's frame protocol, as a published script would.
-      fetch: async (request: Request) => {
-        const output = { script: name, run: JSON.parse(request.headers.get("x-isoplane-run") ?? "null"), body: await request.json() };
-        return new Response(`${JSON.stringify({ type: "output", text: JSON.stringify(output) })}\n`, { headers: { "content-type": "application/x-ndjson" } });
-      },
+  /** The binding as the dispatcher sees it; `env` is the outbound Worker's env (its bindings). */
+  binding(env: Cloudflare.Env): DispatchNamespace {
+    const get = (name: string, args?: unknown, options?: NamespaceCall["options"]) => {
+      this.calls.push({ name, args, options });
+      return {
+        // Answers in the harness's frame protocol, as a published script would.
+        fetch: async (request: Request) => {
+          const body = await request.json<{ input?: { fetch?: string[] } }>();
+          const output: Record<string, unknown> = { script: name, run: JSON.parse(request.headers.get("x-isoplane-run") ?? "null"), body };
+          if (Array.isArray(body.input?.fetch)) {
+            const fetched = [];
+            for (const url of body.input.fetch) {
+              const res = await outboundWorker.fetch(new Request(url), { ...env, ...options?.outbound });
+              const text = await res.text();
+              let parsed: unknown = text;
+              try {
+                parsed = JSON.parse(text);
+              } catch {}
+              fetched.push({ url, status: res.status, body: parsed });
+            }
+            output.fetched = fetched;
+          }
+          return new Response(`${JSON.stringify({ type: "output", text: JSON.stringify(output) })}\n`, { headers: { "content-type": "application/x-ndjson" } });
+        },
+      };
     };
+    return { get } as unknown as DispatchNamespace;
   },
 };
 
@@ -64,7 +88,7 @@ export default {
       return controlPlane.fetch(request, wfp, ctx);
     }
     if (host === DISPATCHER_WFP_HOST) {
-      return dispatcher.fetch(request, { ...env, RUNTIME: "wfp", DISPATCHER: fakeNamespace as unknown as DispatchNamespace }, ctx);
+      return dispatcher.fetch(request, { ...env, RUNTIME: "wfp", DISPATCHER: fakeNamespace.binding(env) }, ctx);
     }
     if (host === CONTROL_PLANE_SHORT_READ_HOST) return controlPlane.fetch(request, { ...env, BODY_READ_TIMEOUT_MS: String(SHORT_READ_TIMEOUT_MS) }, ctx);
     if (host === DISPATCHER_SHORT_READ_HOST) return dispatcher.fetch(request, { ...env, BODY_READ_TIMEOUT_MS: String(SHORT_READ_TIMEOUT_MS) }, ctx);

@@ -1,4 +1,5 @@
 // @ts-check
+import { AGENT_NAME_PATTERN } from "../../core/contract.js";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { basename, extname, relative, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -10,8 +11,6 @@ import { formatBytes, formatDuration } from "../output.mjs";
 /** @typedef {import("../command.mjs").CommandContext} CommandContext */
 /** @typedef {import("../command.mjs").Command} Command */
 
-/** The platform's rule for agent names (core/names.ts). */
-const AGENT_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const BUILT = new Set([".js", ".mjs"]);
 const BUILD_SCRIPT = new URL("../../tenant-template/build.mjs", import.meta.url);
 
@@ -46,7 +45,7 @@ OPTIONS
     if (extra.length) throw new UsageError(`Unexpected argument: ${extra[0]}`, "deploy");
     const entry = resolve(cwd, file);
     const agent = typeof values.agent === "string" ? values.agent : basename(file, extname(file));
-    if (!AGENT_NAME.test(agent)) {
+    if (!AGENT_NAME_PATTERN.test(agent)) {
       throw values.agent === undefined
         ? new UsageError(`Pass --agent <name>: "${agent}" (from the file name) is not a valid agent name`, "deploy")
         : new CliError(`"${agent}" is not a valid agent name`, ["Agent names are 1–63 lowercase letters, digits and dashes, starting with a letter or digit."]);

@@ -1,4 +1,5 @@
 // @ts-check
+import { PLATFORM_EVENTS, RUN_ID_HEADER } from "../../core/contract.js";
 import { createParser } from "eventsource-parser";
 import { ApiClient, ApiError } from "../api.mjs";
 import { loadSettings } from "../config.mjs";
@@ -161,7 +162,7 @@ const RESUME_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 8000, 8000, 8000];
  * @param {{ out: import("../output.mjs").Output, client: ApiClient, json: boolean, signal?: AbortSignal }} options
  */
 async function followStream(response, { out, client, json, signal }) {
-  let runId = response.headers.get("x-isoplane-run-id") ?? undefined;
+  let runId = response.headers.get(RUN_ID_HEADER) ?? undefined;
   /** @type {RunView | undefined} */
   let final;
   /** The id (seq in the run's log) of the last event handled: where a resumed stream starts. */
@@ -191,7 +192,7 @@ async function followStream(response, { out, client, json, signal }) {
       } catch {
         data = message.data;
       }
-      if (type === "run.started" && data?.id) runId = data.id;
+      if (type === PLATFORM_EVENTS.started && data?.id) runId = data.id;
       if (json) {
         out.log(JSON.stringify({ event: type, id: message.id === undefined ? undefined : Number(message.id), data }));
         if (type === "run.completed" || type === "run.failed") final = data;

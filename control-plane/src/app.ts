@@ -1,24 +1,27 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { intSetting } from "../../core/env";
 import { BODY_READ_TIMEOUT_MS, setBodyReadTimeout } from "../../core/http/body";
-import { describe, problems, serveOpenApi } from "../../core/http/openapi";
-import { onError, onNotFound, problemResponse } from "../../core/http/problem";
+import { serveOpenApi, validationHook } from "../../core/http/openapi";
+import { onError, onNotFound } from "../../core/http/problem";
+import { agentNameParam } from "../../core/names";
 import type { ControlPlaneApp } from "./context";
+import { dashboard, registerDashboardSecurity } from "./dashboard";
+import { requireAdmin } from "./middleware/admin";
 import type { Publisher } from "./publisher/types";
-import { agentRoutes, describeAgents } from "./routes/agents";
-import { adminAudit, describeAudit } from "./routes/audit";
-import { authRoutes, describeAuth } from "./routes/auth";
-import { adminBilling, describeBilling } from "./routes/billing";
-import { describeSecrets } from "./routes/secrets";
-import { adminTenants, describeTenants } from "./routes/tenants";
-import { dispatcherReachable } from "./tenants/notify";
-import { dashboard, describeDashboard } from "./dashboard";
-import { adminRuns, describeAdminRuns } from "./routes/runs";
-import { adminAgents, describeAdminAgents } from "./routes/tenant-agents";
+import { agentRoutes } from "./routes/agents";
+import { adminAudit } from "./routes/audit";
+import { authRoutes } from "./routes/auth";
+import { adminBilling } from "./routes/billing";
+import { health } from "./routes/health";
+import { adminOverview } from "./routes/overview";
+import { adminRuns } from "./routes/runs";
+import { secretName } from "./routes/secrets";
+import { adminTenants } from "./routes/tenants";
 
 /** The control plane's HTTP surface; the publisher (local or Workers for Platforms) comes from configuration. */
 export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Publisher) {
-  const app = new OpenAPIHono<ControlPlaneApp>();
+  // Agent and secret names that fail their patterns are `invalid-name`; any other parameter `invalid-request`.
+  const app = new OpenAPIHono<ControlPlaneApp>({ defaultHook: validationHook({ agent: agentNameParam, name: secretName }) });
   app.onError(onError);
   app.notFound(onNotFound);
   app.use("*", async (c, next) => {
@@ -30,41 +33,18 @@ export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Pu
     await next();
   });
   app.get("/", (c) => c.json({ service: "isoplane-control-plane", openapi: "/openapi.json" }));
-  // Ready when it can reach the dispatcher's objects, which every change to an agent or tenant tells.
-  app.get("/healthz", async (c) =>
-    (await dispatcherReachable(c.env))
-      ? c.json({ ok: true })
-      : problemResponse("unavailable", "The control plane cannot reach the dispatcher's Durable Objects.", { instance: "/healthz", headers: { "retry-after": "1" } }),
-  );
-  app.route("/admin/tenants/:tenantId/agents", adminAgents);
+  app.route("/healthz", health);
+  // Everything under /admin takes the operator's token, known routes or not.
+  app.use("/admin/*", requireAdmin);
   app.route("/admin/tenants", adminTenants);
   app.route("/admin/audit", adminAudit);
-  app.route("/admin", adminBilling);
+  app.route("/admin/billing", adminBilling);
+  app.route("/admin/overview", adminOverview);
+  app.route("/admin/runs", adminRuns);
   app.route("/v1/agents", agentRoutes);
   app.route("/v1/auth", authRoutes);
-  app.route("/admin/runs", adminRuns);
   app.route("/dashboard", dashboard);
-  describeTenants(app);
-  describeAudit(app);
-  describeAgents(app);
-  describeSecrets(app);
-  describeAuth(app);
-  describeBilling(app);
-  describeAdminRuns(app);
-  describeAdminAgents(app);
-  describeDashboard(app);
-  describe(
-    app,
-    createRoute({
-      method: "get",
-      path: "/healthz",
-      summary: "Ready: the control plane reaches the dispatcher's Durable Objects",
-      responses: {
-        200: { description: "Ready", content: { "application/json": { schema: z.object({ ok: z.literal(true) }) } } },
-        ...problems(503),
-      },
-    }),
-  );
+  registerDashboardSecurity(app);
   serveOpenApi(app, "Isoplane control plane", "Tenants, keys, quotas and audit (admin token); agents, versions and secrets (tenant keys).");
   return app;
 }

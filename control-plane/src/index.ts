@@ -1,4 +1,4 @@
-import type { ControlPlaneEnv } from "../../core/env";
+import type { ControlPlaneEnv } from "./env";
 import { createApp } from "./app";
 import { localPublisher, type Publisher } from "./publisher/types";
 import { WfpPublisher, wfpConfig } from "./publisher/wfp";

@@ -2,9 +2,15 @@ import { z } from "@hono/zod-openapi";
 import { Scope } from "../../core/auth/scopes";
 import { Quotas } from "../../core/quotas";
 import { ALLOW_ENTRY } from "../../core/egress";
+import { NextCursor } from "../../core/http/pagination";
+import { AgentName } from "../../core/names";
 
 const Timestamp = z.string().datetime();
-const Cursor = z.string().nullable().openapi({ description: "Pass as `cursor` for the next page; null on the last page." });
+
+/** Tenant ids of the wrong shape are not refused here: they cannot exist, so they get the 404 of a missing tenant. */
+export const TenantIdParam = z.object({ tenantId: z.string().openapi({ param: { name: "tenantId", in: "path" }, example: "ten_01jd00000000000000ab" }) });
+
+export const AgentParam = z.object({ agent: AgentName.openapi({ param: { name: "agent", in: "path" } }) });
 
 export const CreateTenant = z.strictObject({ name: z.string().trim().min(1).max(200) }).openapi("CreateTenant");
 
@@ -24,7 +30,7 @@ export const TenantView = z
   })
   .openapi("Tenant");
 
-export const TenantList = z.object({ tenants: z.array(TenantView), cursor: Cursor }).openapi("TenantList");
+export const TenantList = z.object({ tenants: z.array(TenantView), cursor: NextCursor }).openapi("TenantList");
 
 export const PatchTenant = z
   .strictObject({
@@ -80,7 +86,7 @@ export const AuditEntry = z
   })
   .openapi("AuditEntry");
 
-export const AuditList = z.object({ entries: z.array(AuditEntry), cursor: Cursor }).openapi("AuditList");
+export const AuditList = z.object({ entries: z.array(AuditEntry), cursor: NextCursor }).openapi("AuditList");
 
 export const PublishedScript = z
   .object({
@@ -95,7 +101,7 @@ export const AgentSummary = z
   .object({ name: z.string(), activeVersion: z.number().int().nullable(), createdAt: Timestamp, updatedAt: Timestamp })
   .openapi("AgentSummary");
 
-export const AgentList = z.object({ agents: z.array(AgentSummary), cursor: Cursor }).openapi("AgentList");
+export const AgentList = z.object({ agents: z.array(AgentSummary), cursor: NextCursor }).openapi("AgentList");
 
 export const AgentDetail = AgentSummary.extend({
   versions: z.array(

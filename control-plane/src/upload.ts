@@ -4,7 +4,7 @@ import { jsonNestsDeeper, MAX_JSON_DEPTH, readBodyLimited } from "../../core/htt
 import { ProblemError } from "../../core/http/problem";
 import { validationProblem } from "../../core/http/validate";
 import { DEFAULT_COMPATIBILITY_DATE, type ScriptBundle } from "../../core/scripts/bundle";
-import { validateBundle } from "../../core/scripts/validate";
+import { validateBundle } from "./scripts/validate";
 
 const MODULE_TYPE = /^(?:application\/javascript\+module|text\/javascript\+module|text\/javascript|application\/javascript)\s*(?:;|$)/i;
 const MULTIPART = /^multipart\/form-data\s*;/i;

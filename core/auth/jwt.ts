@@ -3,7 +3,8 @@ import { eq } from "drizzle-orm";
 import { db } from "../db/client";
 import { tenantIssuers, tenants } from "../db/schema";
 import { parseQuotas } from "../quotas";
-import { AUTH_CACHE_TTL_MS, checkPrincipal, TtlCache, unauthorized, type TenantPrincipal } from "./tenant-auth";
+import { TtlCache } from "../cache";
+import { AUTH_CACHE_TTL_MS, checkPrincipal, credentialCaches, unauthorized, type TenantPrincipal } from "./tenant-auth";
 
 /**
  * Only asymmetric algorithms: a tenant registers public keys, so an HMAC token "signed" with a
@@ -21,7 +22,7 @@ interface Issuer {
   quotas: TenantPrincipal["quotas"];
 }
 
-const issuerCache = new TtlCache<Issuer | null>(AUTH_CACHE_TTL_MS);
+const issuerCache = new TtlCache<Issuer | null>(AUTH_CACHE_TTL_MS, credentialCaches);
 
 function loadIssuer(d1: D1Database, issuer: string): Promise<Issuer | null> {
   return issuerCache.get(issuer, async () => {

@@ -1,3 +1,4 @@
+import { TtlCache } from "../cache";
 import { eq } from "drizzle-orm";
 import { db } from "../db/client";
 import { apiKeys, tenants } from "../db/schema";
@@ -25,35 +26,10 @@ export interface TenantPrincipal {
  * suspension take effect everywhere within one second while the hot path mostly skips D1.
  */
 export const AUTH_CACHE_TTL_MS = 1000;
-const CACHE_MAX = 10_000;
+/** Every credential cache in this isolate, so a revocation here clears them all at once. */
+export const credentialCaches = new Set<{ clear(): void }>();
 
-const credentialCaches = new Set<{ clear(): void }>();
-
-/** A small TTL cache; entries past their time are refetched, the oldest evicted when full. */
-export class TtlCache<V> {
-  private readonly entries = new Map<string, { value: V; until: number }>();
-  constructor(
-    private readonly ttlMs: number,
-    private readonly max = CACHE_MAX,
-  ) {
-    credentialCaches.add(this);
-  }
-
-  async get(key: string, load: () => Promise<V>, now = Date.now()): Promise<V> {
-    const hit = this.entries.get(key);
-    if (hit && hit.until > now) return hit.value;
-    const value = await load();
-    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(key, { value, until: now + this.ttlMs });
-    return value;
-  }
-
-  clear(): void {
-    this.entries.clear();
-  }
-}
-
-const keyCache = new TtlCache<TenantPrincipal | null>(AUTH_CACHE_TTL_MS);
+const keyCache = new TtlCache<TenantPrincipal | null>(AUTH_CACHE_TTL_MS, credentialCaches);
 const hex = new TextEncoder();
 
 async function lookup(d1: D1Database, keyHash: string): Promise<TenantPrincipal | null> {

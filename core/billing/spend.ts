@@ -1,4 +1,4 @@
-import { linesFor, period, tenantUsage } from "./export";
+import { linesFor, period, tenantUsage } from "./lines";
 import { configured, DEFAULT_PRICE_BOOK, PlatformCosts, PriceBook, WORKERS_FOR_PLATFORMS_LIST_PRICE } from "./prices";
 
 export interface PricingEnv {

@@ -6,12 +6,9 @@ import { ProblemError } from "./problem";
  */
 export const BODY_READ_TIMEOUT_MS = 10_000;
 
-/**
- * The deepest nesting of arrays and objects the platform accepts in any JSON it is given: request
- * bodies, and what tenant code hands it (events, outputs, model requests). Deeper values would
- * overflow the stack of the recursive code that handles JSON (serialisers, validators, RPC).
- */
-export const MAX_JSON_DEPTH = 64;
+// The depth rule is shared with the harness inside tenant isolates (core/json-depth.ts).
+export { jsonNestsDeeper, MAX_JSON_DEPTH, valueNestsDeeper } from "../json-depth";
+import { jsonNestsDeeper, MAX_JSON_DEPTH } from "../json-depth";
 
 /** Per-request read timeouts set by the apps' middleware (from `BODY_READ_TIMEOUT_MS`); the default otherwise. */
 const readTimeouts = new WeakMap<Request, number>();
@@ -73,70 +70,6 @@ function tooLarge(what: string, limit: number): ProblemError {
   });
 }
 
-/**
- * Whether JSON text nests arrays and objects deeper than `max` levels, found by scanning its
- * characters — no recursion, no parse — so any depth is answered in linear time. Brackets inside
- * strings (escapes included) do not count. The text need not be valid JSON: a parse comes after.
- */
-export function jsonNestsDeeper(text: string, max = MAX_JSON_DEPTH): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: the next character is escaped, whatever it is
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return false;
-}
-
-/**
- * Whether a JavaScript value (one that arrived over RPC, say) nests arrays and objects deeper
- * than `max` levels — a value that contains itself always does — found without recursion. Shared
- * sub-objects are measured once, so a value made exponentially wide by sharing costs time linear
- * in its distinct objects.
- */
-export function valueNestsDeeper(value: unknown, max = MAX_JSON_DEPTH): boolean {
-  if (value === null || typeof value !== "object") return false;
-  // Height of each object, once its children are measured; an object on the stack is in progress.
-  const height = new Map<object, number>();
-  const onStack = new Set<object>();
-  const stack: { node: object; children: unknown[]; next: number; max: number }[] = [];
-  const push = (node: object): boolean => {
-    if (stack.length >= max) return false;
-    onStack.add(node);
-    stack.push({ node, children: Array.isArray(node) ? node : Object.values(node), next: 0, max: 0 });
-    return true;
-  };
-  if (!push(value)) return true;
-  while (stack.length) {
-    const top = stack.at(-1)!;
-    if (top.next < top.children.length) {
-      const child = top.children[top.next++];
-      if (child === null || typeof child !== "object") continue;
-      if (onStack.has(child)) return true; // it contains itself: no finite depth
-      const known = height.get(child);
-      if (known !== undefined) {
-        top.max = Math.max(top.max, known);
-        if (stack.length + known > max) return true;
-        continue;
-      }
-      if (!push(child)) return true;
-      continue;
-    }
-    stack.pop();
-    onStack.delete(top.node);
-    const h = top.max + 1;
-    height.set(top.node, h);
-    const parent = stack.at(-1);
-    if (parent) parent.max = Math.max(parent.max, h);
-  }
-  return false;
-}
 
 /**
  * Parses a JSON body within a size limit; malformed JSON is a 400 `malformed-json` problem, JSON

@@ -1,6 +1,6 @@
 /**
  * A browsable API reference served at `/docs`: one self-contained page that reads this Worker's
- * `/openapi.json` and lists every operation with its parameters and responses. No CDN, so it
+ * `/openapi.json` and lists every operation (with its operationId) and its parameters and responses. No CDN, so it
  * works offline and on locked-down networks.
  */
 export const DOCS_HTML = `<!doctype html>
@@ -15,13 +15,13 @@ details{border:1px solid #ddd;border-radius:6px;margin:.4rem 0;padding:.4rem .8r
 <script>
 fetch("openapi.json").then(r=>r.json()).then(doc=>{
   document.getElementById("title").textContent=doc.info.title+" "+doc.info.version;
-  document.getElementById("desc").textContent=doc.info.description||"";
+  document.getElementById("desc").textContent=(doc.info.description||"")+(doc.servers&&doc.servers[0]?" Server: "+doc.servers[0].url:"");
   const ops=document.getElementById("ops");ops.textContent="";
   for(const [path,item] of Object.entries(doc.paths).sort()){
     for(const [method,op] of Object.entries(item)){
       const d=document.createElement("details");const s=document.createElement("summary");
-      s.innerHTML='<span class="m '+method+'">'+method+'</span> <code></code> — <span></span>';
-      s.querySelector("code").textContent=path;s.querySelector("span:last-child").textContent=op.summary||"";
+      s.innerHTML='<span class="m '+method+'">'+method+'</span> <code></code> — <span></span> <small></small>';
+      s.querySelector("code").textContent=path;s.querySelector("span:last-of-type").textContent=op.summary||"";s.querySelector("small").textContent=op.operationId||"";
       const pre=document.createElement("pre");pre.textContent=JSON.stringify({parameters:op.parameters,requestBody:op.requestBody,responses:op.responses},null,2);
       d.append(s,pre);ops.append(d);
     }

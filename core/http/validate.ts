@@ -20,25 +20,10 @@ export async function jsonBody<T extends z.ZodType>(request: Request, schema: T,
   return result.data;
 }
 
+/** A zod failure as the 400 `invalid-request` problem: the first issue in `detail`, all of them in `issues`. */
 export function validationProblem(error: z.ZodError): ProblemError {
   const issues = error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
   const first = issues[0];
   const detail = first ? `${first.path || "body"}: ${first.message}` : "The request is not valid.";
   return new ProblemError("invalid-request", detail, { extra: { issues } });
-}
-
-/** Validates query parameters with the schema that documents them; failures are 400 `invalid-request`. */
-export function queryParams<T extends z.ZodType>(query: Record<string, string>, schema: T): z.infer<T> {
-  const result = schema.safeParse(query);
-  if (!result.success) throw validationProblem(result.error);
-  return result.data;
-}
-
-/**
- * One page of a list fetched with `limit + 1` rows: the extra row only says whether another page
- * exists, and the cursor is the key of the last row shown.
- */
-export function page<R, K>(rows: R[], limit: number, key: (row: R) => K): { items: R[]; cursor: K | null } {
-  const items = rows.slice(0, limit);
-  return { items, cursor: rows.length > limit ? key(items.at(-1)!) : null };
 }

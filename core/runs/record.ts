@@ -1,8 +1,8 @@
+import { isoTime } from "../log";
 import type { z } from "@hono/zod-openapi";
 import type { Run } from "../db/schema";
 import type { RunRecord } from "./schemas";
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** The public shape of a run row: never the tenant id, never anything the caller did not send. */
 export function runView(run: Run): z.infer<typeof RunRecord> {
@@ -13,9 +13,9 @@ export function runView(run: Run): z.infer<typeof RunRecord> {
     status: run.status,
     ...(run.error !== null ? { error: run.error } : {}),
     ...(run.endUser !== null ? { endUser: run.endUser } : {}),
-    createdAt: iso(run.createdAt)!,
-    startedAt: iso(run.startedAt),
-    finishedAt: iso(run.finishedAt),
+    createdAt: isoTime(run.createdAt),
+    startedAt: isoTime(run.startedAt),
+    finishedAt: isoTime(run.finishedAt),
     usage: {
       wallMs: run.wallMs,
       cpuMs: run.cpuMs,

@@ -7,7 +7,7 @@
  * addresses, so an allowlisted name that resolves to loopback or a private address stays unreachable.
  */
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { EGRESS_CREDENTIALS_HEADER, EGRESS_RUN_HEADER } from "../../core/scripts/harness";
+import { EGRESS_CREDENTIALS_HEADER, EGRESS_RUN_HEADER } from "../../core/contract.js";
 import { problemResponse } from "../../core/http/problem";
 import {
   SANDBOX_ROUTES,
@@ -46,7 +46,17 @@ const REFUSED =
 const MAX_PLATFORM_CALLS = 16;
 let inFlight = 0;
 
+/**
+ * The largest call a sandbox forwards: a `STORAGE.put` value may be 25 MiB; anything larger is
+ * refused here, before the dispatcher would spend its memory and CPU parsing it.
+ */
+const MAX_CALL_BYTES = 26 * 1024 * 1024;
+/** URLs longer than this are refused before any verdict is asked (no real API needs them). */
+const MAX_URL_BYTES = 16 * 1024;
+
 async function platform(env: SandboxEnv, tenantId: string, path: string, body: unknown): Promise<Response> {
+  const text = JSON.stringify(body);
+  if (text.length > MAX_CALL_BYTES) throw new RangeError(`the call is larger than ${MAX_CALL_BYTES} bytes`);
   // Each binding call is a request of its own, and a promise one request resolves for another is
   // cancelled by workerd: a waiting call polls on its own timer instead (1 ms, up to 4 ms apart).
   for (let pause = 1; inFlight >= MAX_PLATFORM_CALLS; pause = Math.min(pause * 2, 4)) await new Promise((r) => setTimeout(r, pause));
@@ -55,7 +65,7 @@ async function platform(env: SandboxEnv, tenantId: string, path: string, body: u
     const res = await env.PLATFORM.fetch(`http://platform${path}`, {
       method: "POST",
       headers: { "content-type": "application/json", [SANDBOX_TOKEN_HEADER]: env.SANDBOX_TOKEN, [SANDBOX_TENANT_HEADER]: tenantId },
-      body: JSON.stringify(body),
+      body: text,
     });
     // A stream (LLM.stream) holds no slot while the agent reads it: only the call itself counts.
     return res;
@@ -66,7 +76,13 @@ async function platform(env: SandboxEnv, tenantId: string, path: string, body: u
 
 /** Calls a platform binding's method in the dispatcher; its errors come back as the same class and message. */
 async function rpc(env: SandboxEnv, tenantId: string, binding: SandboxBinding, method: string, args: unknown[]): Promise<Response> {
-  const res = await platform(env, tenantId, `${SANDBOX_ROUTES.rpc}/${binding}/${method}`, { args });
+  const label = `${binding === "storage" ? "STORAGE" : "LLM"}.${method}`;
+  let res: Response;
+  try {
+    res = await platform(env, tenantId, `${SANDBOX_ROUTES.rpc}/${binding}/${method}`, { args });
+  } catch (err) {
+    throw err instanceof RangeError ? new RangeError(`${label}: ${err.message}`) : err;
+  }
   if (res.status === 422) {
     const { error } = (await res.json()) as SandboxRpcError;
     const Kind = error.name === "TypeError" ? TypeError : error.name === "RangeError" ? RangeError : Error;
@@ -109,6 +125,9 @@ export class SandboxLlm extends WorkerEntrypoint<SandboxEnv, TenantProps> {
 export class SandboxEgress extends WorkerEntrypoint<SandboxEnv, TenantProps> {
   override async fetch(request: Request): Promise<Response> {
     const tenantId = this.ctx.props.tenantId;
+    if (request.url.length > MAX_URL_BYTES) {
+      return problemResponse("egress-denied", `${request.method} (a URL of ${request.url.length} characters): URLs longer than ${MAX_URL_BYTES} are not allowed.`, { extra: { reason: "URL too long" } });
+    }
     const query: SandboxEgressQuery = {
       method: request.method,
       url: request.url,
@@ -135,11 +154,56 @@ interface SandboxExports {
   SandboxEgress(options: { props: TenantProps }): Fetcher;
 }
 
+/** Runs whose answer is still streaming: the pool reads it from the ping to tell a run's CPU from leftover work. */
+let runsInFlight = 0;
+
+/** The run's answer, counted in flight until its body ends (or is cancelled). */
+function counted(response: Response): Response {
+  runsInFlight++;
+  let done = false;
+  const end = () => {
+    if (!done) (done = true), runsInFlight--;
+  };
+  if (!response.body) {
+    end();
+    return response;
+  }
+  const body = response.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: end }));
+  const reader = body.getReader();
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done: finished, value } = await reader.read();
+        if (finished) {
+          end();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (err) {
+        end();
+        controller.error(err);
+      }
+    },
+    cancel(reason) {
+      end();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(stream, response);
+}
+
+const encoder = new TextEncoder();
+function tokenMatches(given: string | null, expected: string): boolean {
+  if (given === null) return false;
+  const a = encoder.encode(given);
+  const b = encoder.encode(expected);
+  return a.byteLength === b.byteLength && crypto.subtle.timingSafeEqual(a, b);
+}
+
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
-    if (url.pathname === "/_ping") return new Response("ok");
-    if (request.headers.get(SANDBOX_TOKEN_HEADER) !== env.SANDBOX_TOKEN) return new Response("not found", { status: 404 });
+    if (url.pathname === "/_ping") return Response.json({ runsInFlight });
+    if (!tokenMatches(request.headers.get(SANDBOX_TOKEN_HEADER), env.SANDBOX_TOKEN)) return new Response("not found", { status: 404 });
     const target = JSON.parse(request.headers.get(SANDBOX_TARGET_HEADER) ?? "null") as SandboxTarget | null;
     if (!target) return new Response("no target", { status: 400 });
     const exports = (ctx as unknown as { exports: SandboxExports }).exports;
@@ -157,6 +221,11 @@ export default {
     const headers = new Headers(request.headers);
     headers.delete(SANDBOX_TOKEN_HEADER);
     headers.delete(SANDBOX_TARGET_HEADER);
-    return worker.getEntrypoint(undefined, { limits: target.limits }).fetch(new Request(request, { headers }));
+    runsInFlight++;
+    try {
+      return counted(await worker.getEntrypoint(undefined, { limits: target.limits }).fetch(new Request(request, { headers })));
+    } finally {
+      runsInFlight--;
+    }
   },
 } satisfies ExportedHandler<SandboxEnv>;

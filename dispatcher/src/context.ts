@@ -1,5 +1,5 @@
 import type { TenantPrincipal } from "../../core/auth/tenant-auth";
-import type { DispatcherEnv } from "../../core/env";
+import type { DispatcherEnv } from "./env";
 import type { TenantRuntime } from "./runtime/types";
 
 export interface DispatcherVariables {

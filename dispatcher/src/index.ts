@@ -1,7 +1,7 @@
-import type { DispatcherEnv, LedgerMessage, RunMessage } from "../../core/env";
+import type { DispatcherEnv, LedgerMessage, RunMessage } from "./env";
 import { consumeLedger } from "./ledger/flush";
 import { consumeRuns } from "./runs/queue";
-import { snapshotStorage } from "../../core/billing/storage";
+import { snapshotStorage } from "./billing/storage";
 import { createApp } from "./app";
 import { LocalRuntime, type RuntimeExports } from "./runtime/local";
 import { SandboxedRuntime } from "./runtime/sandboxed";

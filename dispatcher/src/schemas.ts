@@ -1,5 +1,8 @@
 import { z } from "@hono/zod-openapi";
+import { AgentName } from "../../core/names";
+import { NextCursor } from "../../core/http/pagination";
 import { RunRecord } from "../../core/runs/schemas";
+import { IDEMPOTENCY_KEY_PATTERN } from "./runs/idempotency";
 
 export { RunList, RunRecord, RunStatus, RunUsage } from "../../core/runs/schemas";
 
@@ -23,7 +26,7 @@ export const RunResult = RunRecord.extend({ output: z.unknown() }).openapi("RunR
 
 export const RunQueued = z.object({ id: z.string(), status: z.literal("queued") }).openapi("RunQueued");
 
-export { RunEvent, RunEvents } from "../../core/runs/read";
+export { LastEventIdHeader, RunEvent, RunEvents, RunIdParam } from "../../core/runs/read";
 
 export const ContextObject = z
   .object({ key: z.string(), size: z.number().int(), etag: z.string() })
@@ -32,6 +35,16 @@ export const ContextObject = z
 export const ContextList = z
   .object({
     objects: z.array(z.object({ key: z.string(), size: z.number().int(), uploadedAt: z.string().datetime() })),
-    cursor: z.string().nullable(),
+    cursor: NextCursor,
   })
   .openapi("ContextList");
+
+export const AgentParam = z.object({ agent: AgentName.openapi({ param: { name: "agent", in: "path" } }) });
+
+export const IdempotencyHeader = z.object({
+  "idempotency-key": z
+    .string()
+    .regex(IDEMPOTENCY_KEY_PATTERN, "1 to 255 visible ASCII characters.")
+    .optional()
+    .openapi({ description: "Repeats within 24 h return the first run instead of starting another." }),
+});

@@ -1,9 +1,9 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { secretsEqual } from "../../../core/crypto";
-import { describe, problems } from "../../../core/http/openapi";
+import { openapi, problems } from "../../../core/http/openapi";
 import { ProblemError } from "../../../core/http/problem";
-import { jsonBody } from "../../../core/http/validate";
+import { isoTime } from "../../../core/log";
 import type { ControlPlaneApp } from "../context";
 import { ASSETS, type Asset } from "./assets";
 import { checkCsrf, checkOrigin, clearSession, CSRF_HEADER, issueSession, readSession, SESSION_MAX_S, SESSION_TTL_S, type Session } from "./session";
@@ -53,34 +53,71 @@ const SessionView = z
 
 const view = (s: Session): z.infer<typeof SessionView> => ({
   csrfToken: s.csrf,
-  expiresAt: new Date(s.exp * 1000).toISOString(),
-  signedInAt: new Date(s.authTime * 1000).toISOString(),
+  expiresAt: isoTime(s.exp * 1000),
+  signedInAt: isoTime(s.authTime * 1000),
 });
 
 function noStore(c: Context<ControlPlaneApp>): void {
   c.header("cache-control", "no-store");
 }
 
-/** Sign-in: the admin token, in the body, for a session cookie. The token is neither kept nor logged. */
-dashboard.post("/session", async (c) => {
-  checkOrigin(c);
-  if (!c.env.ADMIN_TOKEN) throw new ProblemError("unavailable", "The admin API is disabled: ADMIN_TOKEN is not configured.");
-  const { token } = await jsonBody(c.req.raw, SignIn, 4096);
-  if (!(await secretsEqual(token, c.env.ADMIN_TOKEN))) throw new ProblemError("unauthorized", "That is not the admin token.");
-  noStore(c);
-  return c.json(view(await issueSession(c)), 201);
+const cookieSecurity = [{ dashboardSession: [] }];
+const sessionResponse = { description: "The session", content: { "application/json": { schema: SessionView } } };
+
+const signIn = createRoute({
+  method: "post",
+  path: "/session",
+  operationId: "signIn",
+  summary: "Sign in: exchange the admin token for a session cookie",
+  description: `Sets an HttpOnly, SameSite=Strict session cookie (Secure over https) valid for ${SESSION_TTL_S / 60} minutes, renewed by GET /dashboard/session up to ${SESSION_MAX_S / 3600} hours after sign-in. The request must carry this origin's Origin header.`,
+  security: [],
+  request: { body: { required: true, content: { "application/json": { schema: SignIn } } } },
+  responses: { 201: sessionResponse, ...problems(400, 401, 403, 413, 415, 503) },
+});
+
+/** Sign-in: the admin token, in the body (4 KiB at most), for a session cookie. The token is neither kept nor logged. */
+openapi(
+  dashboard,
+  signIn,
+  async (c) => {
+    checkOrigin(c);
+    if (!c.env.ADMIN_TOKEN) throw new ProblemError("unavailable", "The admin API is disabled: ADMIN_TOKEN is not configured.");
+    const { token } = c.req.valid("json");
+    if (!(await secretsEqual(token, c.env.ADMIN_TOKEN))) throw new ProblemError("unauthorized", "That is not the admin token.");
+    noStore(c);
+    return c.json(view(await issueSession(c)), 201);
+  },
+  { bodyLimit: 4096 },
+);
+
+const getSession = createRoute({
+  method: "get",
+  path: "/session",
+  operationId: "getSession",
+  summary: "The current session and its CSRF token (renews the cookie)",
+  security: cookieSecurity,
+  responses: { 200: sessionResponse, ...problems(401, 403) },
 });
 
 /** The current session and its CSRF token; each call renews it for another hour (up to 12 h after sign-in). */
-dashboard.get("/session", async (c) => {
+openapi(dashboard, getSession, async (c) => {
   const session = await readSession(c);
   if (!session) throw new ProblemError("unauthorized", "Not signed in, or the session has ended: sign in again.");
   noStore(c);
-  return c.json(view(await issueSession(c, session)));
+  return c.json(view(await issueSession(c, session)), 200);
+});
+
+const signOut = createRoute({
+  method: "delete",
+  path: "/session",
+  operationId: "signOut",
+  summary: "Sign out: clears the session cookie",
+  security: cookieSecurity,
+  responses: { 204: { description: "Signed out" }, ...problems(401, 403) },
 });
 
 /** Sign-out: the cookie is cleared (and, being short-lived, a copy of it stops working within the hour). */
-dashboard.delete("/session", async (c) => {
+openapi(dashboard, signOut, async (c) => {
   const session = await readSession(c);
   if (!session) throw new ProblemError("unauthorized", "Not signed in.");
   await checkCsrf(c, session);
@@ -105,48 +142,28 @@ function app(c: Context<ControlPlaneApp>): Response {
   return serve(c, index, "no-cache");
 }
 
-dashboard.get("/", app);
+const getDashboard = createRoute({
+  method: "get",
+  path: "/",
+  operationId: "getDashboard",
+  summary: "The operator dashboard (HTML); every page under /dashboard/ serves the same app",
+  security: [],
+  responses: {
+    200: { description: "The dashboard", content: { "text/html": { schema: z.string() } } },
+    // Every refusal of this Worker is a problem (4XX: a well-formed GET /dashboard gets none).
+    ...problems("4XX", 503),
+  },
+});
+
+openapi(dashboard, getDashboard, app);
 dashboard.get("/*", app);
 
-const cookieSecurity = [{ dashboardSession: [] }];
-
-export function describeDashboard(app: OpenAPIHono<ControlPlaneApp>): void {
+/** The session cookie's security scheme, named by the session routes (and accepted by /admin). */
+export function registerDashboardSecurity(app: OpenAPIHono<ControlPlaneApp>): void {
   app.openAPIRegistry.registerComponent("securitySchemes", "dashboardSession", {
     type: "apiKey",
     in: "cookie",
     name: "isoplane-session",
     description: `The dashboard's session (\`__Host-isoplane-session\` over https), from POST /dashboard/session. It is accepted by /admin too; requests that change state must also send ${CSRF_HEADER} and come from this origin.`,
   });
-  const session = { description: "The session", content: { "application/json": { schema: SessionView } } };
-  describe(
-    app,
-    createRoute({
-      method: "get",
-      path: "/dashboard",
-      summary: "The operator dashboard (HTML); every page under /dashboard/ serves the same app",
-      responses: { 200: { description: "The dashboard", content: { "text/html": { schema: z.string() } } } },
-    }),
-    createRoute({
-      method: "post",
-      path: "/dashboard/session",
-      summary: "Sign in: exchange the admin token for a session cookie",
-      description: `Sets an HttpOnly, SameSite=Strict session cookie (Secure over https) valid for ${SESSION_TTL_S / 60} minutes, renewed by GET /dashboard/session up to ${SESSION_MAX_S / 3600} hours after sign-in. The request must carry this origin's Origin header.`,
-      request: { body: { required: true, content: { "application/json": { schema: SignIn } } } },
-      responses: { 201: session, ...problems(400, 401, 403, 413, 415, 503) },
-    }),
-    createRoute({
-      method: "get",
-      path: "/dashboard/session",
-      summary: "The current session and its CSRF token (renews the cookie)",
-      security: cookieSecurity,
-      responses: { 200: session, ...problems(401) },
-    }),
-    createRoute({
-      method: "delete",
-      path: "/dashboard/session",
-      summary: "Sign out: clears the session cookie",
-      security: cookieSecurity,
-      responses: { 204: { description: "Signed out" }, ...problems(401, 403) },
-    }),
-  );
 }

@@ -8,11 +8,10 @@ import { dashboardAdmin } from "../dashboard/session";
 
 /**
  * `/admin` takes the operator's token, or the dashboard's session cookie (state changes checked
- * for CSRF); a tenant key is recognised and refused with 403.
+ * for CSRF); a tenant key is recognised and refused with 403. Applied once, to all of `/admin/*`
+ * (app.ts).
  */
 export const requireAdmin = createMiddleware<ControlPlaneApp>(async (c, next) => {
-  // Nested admin routers each name this middleware; the request is checked once.
-  if (c.get("actor")?.kind === "admin") return next();
   const token = bearerToken(c.req.header("authorization"));
   if (!c.env.ADMIN_TOKEN) {
     throw new ProblemError("unavailable", "The admin API is disabled: ADMIN_TOKEN is not configured.");

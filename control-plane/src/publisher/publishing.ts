@@ -1,3 +1,4 @@
+import { logEvent } from "../../../core/log";
 import { ProblemError } from "../../../core/http/problem";
 
 /**
@@ -8,7 +9,7 @@ export async function publishing<T>(step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (err) {
-    console.error(JSON.stringify({ level: "error", event: "publish-failed", error: String(err) }));
+    logEvent("error", "publish-failed", { error: String(err) });
     throw new ProblemError("publish-failed", "The runtime refused the change; nothing was changed.");
   }
 }

@@ -2,7 +2,7 @@ import { NotFoundError } from "cloudflare/core/error";
 import { Scripts, type ScriptUpdateParams } from "cloudflare/resources/workers-for-platforms/dispatch/namespaces/scripts/scripts";
 import { createClient } from "cloudflare/tree-shakable";
 import { crc32 } from "../../../core/auth/api-key";
-import { HARNESS_MODULE, runtimeFlags, runtimeModules } from "../../../core/scripts/harness";
+import { HARNESS_MODULE, runtimeFlags, runtimeModules } from "../../../core/harness/modules";
 import type { Publisher, VersionUpload } from "./types";
 
 export interface WfpConfig {

@@ -2,25 +2,28 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq, lt } from "drizzle-orm";
 import { db } from "../../../core/db/client";
 import { auditLog } from "../../../core/db/schema";
-import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
-import { page, queryParams } from "../../../core/http/validate";
+import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
+import { page, PageQuery } from "../../../core/http/pagination";
+import { isoTime } from "../../../core/log";
 import type { ControlPlaneApp } from "../context";
-import { requireAdmin } from "../middleware/admin";
 import { AuditList } from "../schemas";
 
+/** `/admin/audit` (the admin token, checked in app.ts). */
 export const adminAudit = new OpenAPIHono<ControlPlaneApp>();
-adminAudit.use("*", requireAdmin);
 
-const Query = z.object({
-  tenant: z.string().max(64).optional(),
-  action: z.string().max(64).optional(),
-  cursor: z.string().max(64).optional(),
-  limit: z.coerce.number().int().min(1).max(200).optional(),
+const listAuditEntries = createRoute({
+  method: "get",
+  path: "/",
+  operationId: "listAuditEntries",
+  summary: "The audit log, newest first",
+  security: bearerSecurity,
+  request: { query: PageQuery({ limit: 50, max: 200 }).extend({ tenant: z.string().max(64).optional(), action: z.string().max(64).optional() }) },
+  responses: { 200: { description: "A page", content: { "application/json": { schema: AuditList } } }, ...problems(400, 401, 403) },
 });
 
 /** Newest first: who (admin or a key id) did what to which tenant, when. */
-adminAudit.get("/", async (c) => {
-  const { tenant, action, cursor, limit = 50 } = queryParams(c.req.query(), Query);
+openapi(adminAudit, listAuditEntries, async (c) => {
+  const { tenant, action, cursor, limit } = c.req.valid("query");
   const rows = await db(c.env.DB)
     .select()
     .from(auditLog)
@@ -32,7 +35,7 @@ adminAudit.get("/", async (c) => {
   return c.json({
     entries: items.map((e) => ({
       id: e.id,
-      at: new Date(e.at).toISOString(),
+      at: isoTime(e.at),
       actor: e.actor,
       tenantId: e.tenantId,
       action: e.action,
@@ -42,17 +45,3 @@ adminAudit.get("/", async (c) => {
     cursor: next,
   } satisfies z.infer<typeof AuditList>);
 });
-
-export function describeAudit(app: OpenAPIHono<ControlPlaneApp>): void {
-  describe(
-    app,
-    createRoute({
-      method: "get",
-      path: "/admin/audit",
-      summary: "The audit log, newest first",
-      security: bearerSecurity,
-      request: { query: Query },
-      responses: { 200: { description: "A page", content: { "application/json": { schema: AuditList } } }, ...problems(400, 401, 403) },
-    }),
-  );
-}

@@ -1,15 +1,15 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { importJWK, type JWK } from "jose";
 import { requireTenant } from "../../../core/auth/middleware";
 import { DEFAULT_JWT_AUDIENCE, JWT_ALGORITHMS } from "../../../core/auth/jwt";
 import { clearAuthCache } from "../../../core/auth/tenant-auth";
-import { auditStatement } from "../../../core/audit";
+import { auditStatement } from "../audit";
 import { db } from "../../../core/db/client";
 import { tenantIssuers } from "../../../core/db/schema";
-import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
+import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
 import { ProblemError } from "../../../core/http/problem";
-import { jsonBody } from "../../../core/http/validate";
+import { isoTime } from "../../../core/log";
 import type { ControlPlaneApp } from "../context";
 import { JwksView, PutJwks } from "../schemas";
 
@@ -33,12 +33,24 @@ async function checkKey(jwk: Record<string, unknown>, index: number): Promise<vo
 }
 
 function view(row: typeof tenantIssuers.$inferSelect, audience: string): z.infer<typeof JwksView> {
-  return { issuer: row.issuer, jwks: JSON.parse(row.jwks), audience, updatedAt: new Date(row.updatedAt).toISOString() };
+  return { issuer: row.issuer, jwks: JSON.parse(row.jwks), audience, updatedAt: isoTime(row.updatedAt) };
 }
 
-authRoutes.put("/jwks", async (c) => {
+const registered = { description: "The registered issuer", content: { "application/json": { schema: JwksView } } };
+
+const putJwks = createRoute({
+  method: "put",
+  path: "/jwks",
+  operationId: "putJwks",
+  summary: "Register the issuer and public JWKS of your end users' tokens (replaces any previous one)",
+  security: bearerSecurity,
+  request: { body: { required: true, content: { "application/json": { schema: PutJwks } } } },
+  responses: { 200: registered, ...problems(400, 401, 403, 409, 413, 415) },
+});
+
+openapi(authRoutes, putJwks, async (c) => {
   const { tenantId, keyId } = c.var.tenant;
-  const body = await jsonBody(c.req.raw, PutJwks);
+  const body = c.req.valid("json");
   await Promise.all(body.jwks.keys.map((k, i) => checkKey(k, i)));
   const taken = await db(c.env.DB).select({ tenantId: tenantIssuers.tenantId }).from(tenantIssuers).where(eq(tenantIssuers.issuer, body.issuer)).get();
   if (taken && taken.tenantId !== tenantId) throw new ProblemError("conflict", "That issuer is registered by another tenant; use an issuer of your own.");
@@ -56,13 +68,31 @@ authRoutes.put("/jwks", async (c) => {
   return c.json(view({ tenantId, issuer: body.issuer, jwks: JSON.stringify(body.jwks), updatedAt: now }, c.env.JWT_AUDIENCE ?? DEFAULT_JWT_AUDIENCE));
 });
 
-authRoutes.get("/jwks", async (c) => {
+const getJwks = createRoute({
+  method: "get",
+  path: "/jwks",
+  operationId: "getJwks",
+  summary: "The registered issuer",
+  security: bearerSecurity,
+  responses: { 200: registered, ...problems(401, 403, 404) },
+});
+
+openapi(authRoutes, getJwks, async (c) => {
   const row = await db(c.env.DB).select().from(tenantIssuers).where(eq(tenantIssuers.tenantId, c.var.tenant.tenantId)).get();
   if (!row) throw new ProblemError("not-found", "No issuer is registered.");
   return c.json(view(row, c.env.JWT_AUDIENCE ?? DEFAULT_JWT_AUDIENCE));
 });
 
-authRoutes.delete("/jwks", async (c) => {
+const deleteJwks = createRoute({
+  method: "delete",
+  path: "/jwks",
+  operationId: "deleteJwks",
+  summary: "Stop accepting end-user tokens",
+  security: bearerSecurity,
+  responses: { 204: { description: "Removed" }, ...problems(401, 403) },
+});
+
+openapi(authRoutes, deleteJwks, async (c) => {
   const { tenantId, keyId } = c.var.tenant;
   await c.env.DB.batch([
     c.env.DB.prepare("DELETE FROM tenant_issuers WHERE tenant_id = ?").bind(tenantId),
@@ -71,26 +101,3 @@ authRoutes.delete("/jwks", async (c) => {
   clearAuthCache();
   return c.body(null, 204);
 });
-
-export function describeAuth(app: OpenAPIHono<ControlPlaneApp>): void {
-  const ok = { description: "The registered issuer", content: { "application/json": { schema: JwksView } } };
-  describe(
-    app,
-    createRoute({
-      method: "put",
-      path: "/v1/auth/jwks",
-      summary: "Register the issuer and public JWKS of your end users' tokens (replaces any previous one)",
-      security: bearerSecurity,
-      request: { body: { required: true, content: { "application/json": { schema: PutJwks } } } },
-      responses: { 200: ok, ...problems(400, 401, 403, 409, 413, 415) },
-    }),
-    createRoute({ method: "get", path: "/v1/auth/jwks", summary: "The registered issuer", security: bearerSecurity, responses: { 200: ok, ...problems(401, 403, 404) } }),
-    createRoute({
-      method: "delete",
-      path: "/v1/auth/jwks",
-      summary: "Stop accepting end-user tokens",
-      security: bearerSecurity,
-      responses: { 204: { description: "Removed" }, ...problems(401, 403) },
-    }),
-  );
-}

@@ -3,22 +3,19 @@ import { and, asc, eq } from "drizzle-orm";
 import { displayPrefix, generateApiKey, hashApiKey } from "../../../core/auth/api-key";
 import { SCOPES, type Scope } from "../../../core/auth/scopes";
 import { clearAuthCache } from "../../../core/auth/tenant-auth";
-import { auditStatement } from "../../../core/audit";
+import { auditStatement } from "../audit";
 import { db } from "../../../core/db/client";
 import { apiKeys, type ApiKey } from "../../../core/db/schema";
-import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
+import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
 import { ProblemError } from "../../../core/http/problem";
-import { jsonBody } from "../../../core/http/validate";
 import { newId } from "../../../core/ids";
+import { isoTime } from "../../../core/log";
 import { idParam } from "../../../core/names";
 import type { ControlPlaneApp } from "../context";
-import { CreatedKey, CreateKey, KeyList, KeyView } from "../schemas";
-import { liveTenant } from "../tenants/store";
+import { CreatedKey, CreateKey, KeyList, KeyView, TenantIdParam } from "../schemas";
 
-/** Mounted under `/admin/tenants/:tenantId/keys` (admin only). */
+/** Mounted under `/admin/tenants/:tenantId/keys` (admin only), which finds the tenant first. */
 export const keyRoutes = new OpenAPIHono<ControlPlaneApp>();
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function keyView(k: ApiKey, now = Date.now()): z.infer<typeof KeyView> {
   return {
@@ -26,16 +23,26 @@ function keyView(k: ApiKey, now = Date.now()): z.infer<typeof KeyView> {
     name: k.name,
     prefix: k.prefix,
     scopes: JSON.parse(k.scopes) as Scope[],
-    createdAt: iso(k.createdAt)!,
-    expiresAt: iso(k.expiresAt),
-    revokedAt: iso(k.revokedAt),
+    createdAt: isoTime(k.createdAt),
+    expiresAt: isoTime(k.expiresAt),
+    revokedAt: isoTime(k.revokedAt),
     status: k.revokedAt !== null ? "revoked" : k.expiresAt !== null && k.expiresAt <= now ? "expired" : "active",
   };
 }
 
-keyRoutes.post("/", async (c) => {
-  const tenant = await liveTenant(c.env.DB, c.req.param("tenantId"));
-  const body = await jsonBody(c.req.raw, CreateKey);
+const createKey = createRoute({
+  method: "post",
+  path: "/",
+  operationId: "createKey",
+  summary: "Create an API key (the secret is shown once); optional scopes and expiry",
+  security: bearerSecurity,
+  request: { params: TenantIdParam, body: { content: { "application/json": { schema: CreateKey } } } },
+  responses: { 201: { description: "Created", content: { "application/json": { schema: CreatedKey } } }, ...problems(400, 401, 403, 404, 413, 415) },
+});
+
+openapi(keyRoutes, createKey, async (c) => {
+  const tenant = c.var.managedTenant;
+  const body = c.req.valid("json");
   const now = Date.now();
   const expiresAt = body.expiresAt ? Date.parse(body.expiresAt) : null;
   if (expiresAt !== null && expiresAt <= now) throw new ProblemError("invalid-request", "expiresAt: must be in the future");
@@ -60,16 +67,35 @@ keyRoutes.post("/", async (c) => {
   return c.json({ ...keyView(row, now), key } satisfies z.infer<typeof CreatedKey>, 201);
 });
 
-keyRoutes.get("/", async (c) => {
-  const tenant = await liveTenant(c.env.DB, c.req.param("tenantId"));
-  const rows = await db(c.env.DB).select().from(apiKeys).where(eq(apiKeys.tenantId, tenant.id)).orderBy(asc(apiKeys.createdAt)).all();
+const listKeys = createRoute({
+  method: "get",
+  path: "/",
+  operationId: "listKeys",
+  summary: "A tenant's keys (never the secrets)",
+  security: bearerSecurity,
+  request: { params: TenantIdParam },
+  responses: { 200: { description: "Keys", content: { "application/json": { schema: KeyList } } }, ...problems(401, 403, 404) },
+});
+
+openapi(keyRoutes, listKeys, async (c) => {
+  const rows = await db(c.env.DB).select().from(apiKeys).where(eq(apiKeys.tenantId, c.var.managedTenant.id)).orderBy(asc(apiKeys.createdAt)).all();
   return c.json({ keys: rows.map((k) => keyView(k)) } satisfies z.infer<typeof KeyList>);
 });
 
+const revokeKey = createRoute({
+  method: "delete",
+  path: "/{keyId}",
+  operationId: "revokeKey",
+  summary: "Revoke a key (effective everywhere within one second)",
+  security: bearerSecurity,
+  request: { params: TenantIdParam.extend({ keyId: z.string().openapi({ param: { name: "keyId", in: "path" } }) }) },
+  responses: { 204: { description: "Revoked" }, ...problems(401, 403, 404) },
+});
+
 /** Revocation is immediate in this isolate and within one second (the auth cache TTL) everywhere. */
-keyRoutes.delete("/:keyId", async (c) => {
-  const tenant = await liveTenant(c.env.DB, c.req.param("tenantId"));
-  const keyId = idParam(c.req.param("keyId"), "key", "key");
+openapi(keyRoutes, revokeKey, async (c) => {
+  const tenant = c.var.managedTenant;
+  const keyId = idParam(c.req.valid("param").keyId, "key", "key");
   const key = await db(c.env.DB)
     .select()
     .from(apiKeys)
@@ -85,38 +111,3 @@ keyRoutes.delete("/:keyId", async (c) => {
   clearAuthCache();
   return c.body(null, 204);
 });
-
-const Params = z.object({
-  tenantId: z.string().openapi({ param: { name: "tenantId", in: "path" } }),
-  keyId: z.string().openapi({ param: { name: "keyId", in: "path" } }),
-});
-
-export function describeKeys(app: OpenAPIHono<ControlPlaneApp>): void {
-  describe(
-    app,
-    createRoute({
-      method: "post",
-      path: "/admin/tenants/{tenantId}/keys",
-      summary: "Create an API key (the secret is shown once); optional scopes and expiry",
-      security: bearerSecurity,
-      request: { params: Params.pick({ tenantId: true }), body: { content: { "application/json": { schema: CreateKey } } } },
-      responses: { 201: { description: "Created", content: { "application/json": { schema: CreatedKey } } }, ...problems(400, 401, 403, 404, 413, 415) },
-    }),
-    createRoute({
-      method: "get",
-      path: "/admin/tenants/{tenantId}/keys",
-      summary: "A tenant's keys (never the secrets)",
-      security: bearerSecurity,
-      request: { params: Params.pick({ tenantId: true }) },
-      responses: { 200: { description: "Keys", content: { "application/json": { schema: KeyList } } }, ...problems(401, 403, 404) },
-    }),
-    createRoute({
-      method: "delete",
-      path: "/admin/tenants/{tenantId}/keys/{keyId}",
-      summary: "Revoke a key (effective everywhere within one second)",
-      security: bearerSecurity,
-      request: { params: Params },
-      responses: { 204: { description: "Revoked" }, ...problems(401, 403, 404) },
-    }),
-  );
-}

@@ -1,23 +1,23 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, asc, eq } from "drizzle-orm";
-import { auditStatement } from "../../../core/audit";
+import { auditStatement } from "../audit";
 import { db } from "../../../core/db/client";
 import { agentSecrets } from "../../../core/db/schema";
-import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
+import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
 import { ProblemError } from "../../../core/http/problem";
-import { jsonBody } from "../../../core/http/validate";
-import { AgentName, agentNameParam } from "../../../core/names";
+import { isoTime } from "../../../core/log";
 import { MAX_SECRET_BYTES, RESERVED_ENV_NAMES, SECRET_NAME_PATTERN, sealSecret } from "../../../core/secrets";
-import { notifyDispatcher } from "../tenants/notify";
 import { bumpSecretsStatement, findAgent, findVersion, scriptNames } from "../agents/store";
 import type { ControlPlaneApp } from "../context";
 import { publishing } from "../publisher/publishing";
-import { PutSecret, SecretList, SecretView } from "../schemas";
+import { AgentParam, PutSecret, SecretList, SecretView } from "../schemas";
+import { notifyDispatcher } from "../tenants/notify";
 
 /** Mounted under `/v1/agents/:agent/secrets` inside the (already authenticated) agent routes. */
 export const secretRoutes = new OpenAPIHono<ControlPlaneApp>();
 
-function secretName(value: string | undefined): string {
+/** A secret's name that fails the route's schema is refused with `invalid-name` (app.ts's hook calls this). */
+export function secretName(value: string | undefined): string {
   if (!value || !SECRET_NAME_PATTERN.test(value) || RESERVED_ENV_NAMES.has(value)) {
     throw new ProblemError(
       "invalid-name",
@@ -27,11 +27,28 @@ function secretName(value: string | undefined): string {
   return value;
 }
 
-secretRoutes.put("/:name", async (c) => {
-  const agent = agentNameParam(c.req.param("agent"));
-  const name = secretName(c.req.param("name"));
+const Params = AgentParam.extend({
+  name: z
+    .string()
+    .regex(SECRET_NAME_PATTERN)
+    .refine((name) => !RESERVED_ENV_NAMES.has(name), `not one of ${[...RESERVED_ENV_NAMES].join(", ")}`)
+    .openapi({ param: { name: "name", in: "path" }, example: "OPENAI_API_KEY" }),
+});
+
+const putSecret = createRoute({
+  method: "put",
+  path: "/{name}",
+  operationId: "putSecret",
+  summary: "Set a secret; the agent sees it as env.SECRETS.<name>. Encrypted at rest, never returned.",
+  security: bearerSecurity,
+  request: { params: Params, body: { required: true, content: { "application/json": { schema: PutSecret } } } },
+  responses: { 200: { description: "Stored", content: { "application/json": { schema: SecretView } } }, ...problems(400, 401, 403, 404, 413, 415, 502) },
+});
+
+openapi(secretRoutes, putSecret, async (c) => {
+  const { agent, name } = c.req.valid("param");
   const { tenantId, keyId } = c.var.tenant;
-  const { value } = await jsonBody(c.req.raw, PutSecret);
+  const { value } = c.req.valid("json");
   if (new TextEncoder().encode(value).byteLength > MAX_SECRET_BYTES) {
     throw new ProblemError("invalid-request", `value: a secret is at most ${MAX_SECRET_BYTES} bytes.`);
   }
@@ -54,11 +71,21 @@ secretRoutes.put("/:name", async (c) => {
     auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "secret.put", target: `${agent}/${name}` }),
   ]);
   await notifyDispatcher(c.env, tenantId, { agent });
-  return c.json({ name, updatedAt: new Date(now).toISOString() } satisfies z.infer<typeof SecretView>);
+  return c.json({ name, updatedAt: isoTime(now) } satisfies z.infer<typeof SecretView>);
 });
 
-secretRoutes.get("/", async (c) => {
-  const agent = agentNameParam(c.req.param("agent"));
+const listSecrets = createRoute({
+  method: "get",
+  path: "/",
+  operationId: "listSecrets",
+  summary: "The names of the agent's secrets (never their values)",
+  security: bearerSecurity,
+  request: { params: AgentParam },
+  responses: { 200: { description: "Names", content: { "application/json": { schema: SecretList } } }, ...problems(400, 401, 403, 404) },
+});
+
+openapi(secretRoutes, listSecrets, async (c) => {
+  const { agent } = c.req.valid("param");
   const { tenantId } = c.var.tenant;
   await findAgent(c.env.DB, tenantId, agent);
   const rows = await db(c.env.DB)
@@ -67,14 +94,21 @@ secretRoutes.get("/", async (c) => {
     .where(and(eq(agentSecrets.tenantId, tenantId), eq(agentSecrets.agent, agent)))
     .orderBy(asc(agentSecrets.name))
     .all();
-  return c.json({ secrets: rows.map((r) => ({ name: r.name, updatedAt: new Date(r.updatedAt).toISOString() })) } satisfies z.infer<
-    typeof SecretList
-  >);
+  return c.json({ secrets: rows.map((r) => ({ name: r.name, updatedAt: isoTime(r.updatedAt) })) } satisfies z.infer<typeof SecretList>);
 });
 
-secretRoutes.delete("/:name", async (c) => {
-  const agent = agentNameParam(c.req.param("agent"));
-  const name = secretName(c.req.param("name"));
+const deleteSecret = createRoute({
+  method: "delete",
+  path: "/{name}",
+  operationId: "deleteSecret",
+  summary: "Delete a secret",
+  security: bearerSecurity,
+  request: { params: Params },
+  responses: { 204: { description: "Deleted" }, ...problems(400, 401, 403, 404, 502) },
+});
+
+openapi(secretRoutes, deleteSecret, async (c) => {
+  const { agent, name } = c.req.valid("param");
   const { tenantId, keyId } = c.var.tenant;
   await findAgent(c.env.DB, tenantId, agent);
   const existing = await db(c.env.DB)
@@ -93,38 +127,3 @@ secretRoutes.delete("/:name", async (c) => {
   await notifyDispatcher(c.env, tenantId, { agent });
   return c.body(null, 204);
 });
-
-const Params = z.object({
-  agent: AgentName.openapi({ param: { name: "agent", in: "path" } }),
-  name: z.string().regex(SECRET_NAME_PATTERN).openapi({ param: { name: "name", in: "path" }, example: "OPENAI_API_KEY" }),
-});
-
-export function describeSecrets(app: OpenAPIHono<ControlPlaneApp>): void {
-  describe(
-    app,
-    createRoute({
-      method: "put",
-      path: "/v1/agents/{agent}/secrets/{name}",
-      summary: "Set a secret; the agent sees it as env.SECRETS.<name>. Encrypted at rest, never returned.",
-      security: bearerSecurity,
-      request: { params: Params, body: { required: true, content: { "application/json": { schema: PutSecret } } } },
-      responses: { 200: { description: "Stored", content: { "application/json": { schema: SecretView } } }, ...problems(400, 401, 403, 404, 502) },
-    }),
-    createRoute({
-      method: "get",
-      path: "/v1/agents/{agent}/secrets",
-      summary: "The names of the agent's secrets (never their values)",
-      security: bearerSecurity,
-      request: { params: Params.pick({ agent: true }) },
-      responses: { 200: { description: "Names", content: { "application/json": { schema: SecretList } } }, ...problems(400, 401, 403, 404) },
-    }),
-    createRoute({
-      method: "delete",
-      path: "/v1/agents/{agent}/secrets/{name}",
-      summary: "Delete a secret",
-      security: bearerSecurity,
-      request: { params: Params },
-      responses: { 204: { description: "Deleted" }, ...problems(400, 401, 403, 404, 502) },
-    }),
-  );
-}

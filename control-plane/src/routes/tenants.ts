@@ -1,27 +1,47 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq, lt, ne, or, sql } from "drizzle-orm";
 import { clearAuthCache } from "../../../core/auth/tenant-auth";
-import { auditStatement } from "../../../core/audit";
+import { auditStatement } from "../audit";
 import { db } from "../../../core/db/client";
 import { tenants } from "../../../core/db/schema";
-import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
-import { jsonBody, page, queryParams } from "../../../core/http/validate";
+import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
+import { page, PageQuery } from "../../../core/http/pagination";
 import { newId } from "../../../core/ids";
 import { mergeQuotas } from "../../../core/quotas";
 import type { ControlPlaneApp } from "../context";
-import { requireAdmin } from "../middleware/admin";
 import { publishing } from "../publisher/publishing";
-import { CreateTenant, PatchTenant, TenantList, TenantStatus, TenantView } from "../schemas";
+import { CreateTenant, PatchTenant, TenantIdParam, TenantList, TenantStatus, TenantView } from "../schemas";
 import { notifyDispatcher } from "../tenants/notify";
 import { liveTenant, tenantView } from "../tenants/store";
-import { describeKeys, keyRoutes } from "./keys";
+import { keyRoutes } from "./keys";
+import { tenantAgents } from "./tenant-agents";
+import { tenantUsage } from "./usage";
 
+/** `/admin/tenants` (the admin token, checked in app.ts): tenants, their keys and their usage. */
 export const adminTenants = new OpenAPIHono<ControlPlaneApp>();
-adminTenants.use("*", requireAdmin);
+// The tenant a route names is found first: an unknown one is a 404 whatever else the request says.
+adminTenants.use("/:tenantId/*", async (c, next) => {
+  c.set("managedTenant", await liveTenant(c.env.DB, c.req.param("tenantId")));
+  await next();
+});
 adminTenants.route("/:tenantId/keys", keyRoutes);
+adminTenants.route("/:tenantId/usage", tenantUsage);
+adminTenants.route("/:tenantId/agents", tenantAgents);
 
-adminTenants.post("/", async (c) => {
-  const { name } = await jsonBody(c.req.raw, CreateTenant);
+const tenantResponse = { description: "The tenant", content: { "application/json": { schema: TenantView } } };
+
+const createTenant = createRoute({
+  method: "post",
+  path: "/",
+  operationId: "createTenant",
+  summary: "Create a tenant",
+  security: bearerSecurity,
+  request: { body: { required: true, content: { "application/json": { schema: CreateTenant } } } },
+  responses: { 201: tenantResponse, ...problems(400, 401, 403, 413, 415) },
+});
+
+openapi(adminTenants, createTenant, async (c) => {
+  const { name } = c.req.valid("json");
   const now = Date.now();
   const id = newId("ten", now);
   await c.env.DB.batch([
@@ -31,16 +51,24 @@ adminTenants.post("/", async (c) => {
   return c.json(tenantView(await liveTenant(c.env.DB, id)), 201);
 });
 
-const ListQuery = z.object({
-  status: TenantStatus.optional().openapi({ description: "Only tenants in this status (default: all but deleted)." }),
-  q: z.string().trim().max(200).optional().openapi({ description: "Only tenants whose name contains this text (any case), or with this id." }),
-  cursor: z.string().max(64).optional(),
-  limit: z.coerce.number().int().min(1).max(100).optional(),
+const listTenants = createRoute({
+  method: "get",
+  path: "/",
+  operationId: "listTenants",
+  summary: "List tenants, newest first; by status, or by name or id",
+  security: bearerSecurity,
+  request: {
+    query: PageQuery({ limit: 50, max: 100 }).extend({
+      status: TenantStatus.optional().openapi({ description: "Only tenants in this status (default: all but deleted)." }),
+      q: z.string().trim().max(200).optional().openapi({ description: "Only tenants whose name contains this text (any case), or with this id." }),
+    }),
+  },
+  responses: { 200: { description: "A page", content: { "application/json": { schema: TenantList } } }, ...problems(400, 401, 403) },
 });
 
 /** Newest first; ids are time-ordered, so the cursor is the last id of the page. */
-adminTenants.get("/", async (c) => {
-  const { status, q, cursor, limit = 50 } = queryParams(c.req.query(), ListQuery);
+openapi(adminTenants, listTenants, async (c) => {
+  const { status, q, cursor, limit } = c.req.valid("query");
   const rows = await db(c.env.DB)
     .select()
     .from(tenants)
@@ -59,11 +87,31 @@ adminTenants.get("/", async (c) => {
   return c.json({ tenants: items.map(tenantView), cursor: next } satisfies z.infer<typeof TenantList>);
 });
 
-adminTenants.get("/:tenantId", async (c) => c.json(tenantView(await liveTenant(c.env.DB, c.req.param("tenantId")))));
+const getTenant = createRoute({
+  method: "get",
+  path: "/{tenantId}",
+  operationId: "getTenant",
+  summary: "A tenant",
+  security: bearerSecurity,
+  request: { params: TenantIdParam },
+  responses: { 200: tenantResponse, ...problems(401, 403, 404) },
+});
 
-adminTenants.patch("/:tenantId", async (c) => {
-  const tenant = await liveTenant(c.env.DB, c.req.param("tenantId"));
-  const patch = await jsonBody(c.req.raw, PatchTenant);
+openapi(adminTenants, getTenant, async (c) => c.json(tenantView(c.var.managedTenant)));
+
+const updateTenant = createRoute({
+  method: "patch",
+  path: "/{tenantId}",
+  operationId: "updateTenant",
+  summary: "Rename, suspend or resume a tenant, or change its quotas (null restores a default)",
+  security: bearerSecurity,
+  request: { params: TenantIdParam, body: { required: true, content: { "application/json": { schema: PatchTenant } } } },
+  responses: { 200: tenantResponse, ...problems(400, 401, 403, 404, 413, 415) },
+});
+
+openapi(adminTenants, updateTenant, async (c) => {
+  const tenant = c.var.managedTenant;
+  const patch = c.req.valid("json");
   const quotas = patch.quotas ? mergeQuotas(tenant.quotas, patch.quotas) : tenant.quotas;
   await c.env.DB.batch([
     c.env.DB
@@ -86,9 +134,19 @@ adminTenants.patch("/:tenantId", async (c) => {
   return c.json(tenantView(await liveTenant(c.env.DB, tenant.id)));
 });
 
+const deleteTenant = createRoute({
+  method: "delete",
+  path: "/{tenantId}",
+  operationId: "deleteTenant",
+  summary: "Soft-delete a tenant: its keys stop working at once; data is kept",
+  security: bearerSecurity,
+  request: { params: TenantIdParam },
+  responses: { 204: { description: "Deleted" }, ...problems(401, 403, 404, 502) },
+});
+
 /** Soft delete: keys stop working at once, runs and data are kept until an operator purges them. */
-adminTenants.delete("/:tenantId", async (c) => {
-  const tenant = await liveTenant(c.env.DB, c.req.param("tenantId"));
+openapi(adminTenants, deleteTenant, async (c) => {
+  const tenant = c.var.managedTenant;
   const now = Date.now();
   await c.env.DB.batch([
     c.env.DB.prepare("UPDATE tenants SET status = 'deleted', deleted_at = ?, updated_at = ? WHERE id = ?").bind(now, now, tenant.id),
@@ -99,53 +157,3 @@ adminTenants.delete("/:tenantId", async (c) => {
   await publishing(() => c.var.publisher.deleteTenant(tenant.id));
   return c.body(null, 204);
 });
-
-const TenantIdParam = z.object({ tenantId: z.string().openapi({ param: { name: "tenantId", in: "path" } }) });
-
-export function describeTenants(app: OpenAPIHono<ControlPlaneApp>): void {
-  const tenantResponse = { description: "The tenant", content: { "application/json": { schema: TenantView } } };
-  describe(
-    app,
-    createRoute({
-      method: "post",
-      path: "/admin/tenants",
-      summary: "Create a tenant",
-      security: bearerSecurity,
-      request: { body: { required: true, content: { "application/json": { schema: CreateTenant } } } },
-      responses: { 201: tenantResponse, ...problems(400, 401, 403, 413, 415) },
-    }),
-    createRoute({
-      method: "get",
-      path: "/admin/tenants",
-      summary: "List tenants, newest first",
-      security: bearerSecurity,
-      request: { query: ListQuery },
-      responses: { 200: { description: "A page", content: { "application/json": { schema: TenantList } } }, ...problems(400, 401, 403) },
-    }),
-    createRoute({
-      method: "get",
-      path: "/admin/tenants/{tenantId}",
-      summary: "A tenant",
-      security: bearerSecurity,
-      request: { params: TenantIdParam },
-      responses: { 200: tenantResponse, ...problems(401, 403, 404) },
-    }),
-    createRoute({
-      method: "patch",
-      path: "/admin/tenants/{tenantId}",
-      summary: "Rename, suspend or resume a tenant, or change its quotas (null restores a default)",
-      security: bearerSecurity,
-      request: { params: TenantIdParam, body: { required: true, content: { "application/json": { schema: PatchTenant } } } },
-      responses: { 200: tenantResponse, ...problems(400, 401, 403, 404, 413, 415) },
-    }),
-    createRoute({
-      method: "delete",
-      path: "/admin/tenants/{tenantId}",
-      summary: "Soft-delete a tenant: its keys stop working at once; data is kept",
-      security: bearerSecurity,
-      request: { params: TenantIdParam },
-      responses: { 204: { description: "Deleted" }, ...problems(401, 403, 404, 502) },
-    }),
-  );
-  describeKeys(app);
-}

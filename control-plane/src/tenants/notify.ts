@@ -1,4 +1,5 @@
-import type { ControlPlaneEnv } from "../../../core/env";
+import { logEvent } from "../../../core/log";
+import type { ControlPlaneEnv } from "../env";
 import { ProblemError } from "../../../core/http/problem";
 
 /**
@@ -18,7 +19,7 @@ export async function notifyDispatcher(env: ControlPlaneEnv, tenantId: string, c
         await stub().invalidate(change);
       });
   } catch (err) {
-    console.error(JSON.stringify({ level: "error", event: "dispatcher-notify-failed", tenantId, error: String(err) }));
+    logEvent("error", "dispatcher-notify-failed", { tenantId, error: String(err) });
     throw new ProblemError("unavailable", "The change was saved, but the dispatcher could not be told of it yet; retry the request.", { headers: { "retry-after": "1" } });
   }
 }

@@ -1,7 +1,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { problemResponse } from "../../../core/http/problem";
-import { EGRESS_CREDENTIALS_HEADER, EGRESS_RUN_HEADER } from "../../../core/scripts/harness";
+import { EGRESS_CREDENTIALS_HEADER, EGRESS_RUN_HEADER } from "../../../core/contract.js";
 import { runStub } from "../runs/stubs";
 import type { TenantProps } from "./storage";
 

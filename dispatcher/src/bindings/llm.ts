@@ -1,7 +1,8 @@
+import { errorLine } from "../../../core/log";
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { amountMicros, modelPrice, type PriceBook } from "../../../core/billing/prices";
 import { priceBook } from "../../../core/billing/spend";
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { MAX_JSON_DEPTH, valueNestsDeeper } from "../../../core/http/body";
 import { countTokens } from "../llm/builtin";
 import { chatProvider } from "../llm/provider";
@@ -104,7 +105,7 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
         } catch (err) {
           stopped = true;
           await chargeOnce(estimate());
-          const message = err instanceof Error ? err.message.split("\n")[0]! : String(err);
+          const message = errorLine(err, { named: false });
           controller.enqueue(line({ type: "error", error: `LLM.stream: ${message}` }));
           controller.close();
         }

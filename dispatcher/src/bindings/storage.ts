@@ -1,5 +1,5 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { ProblemError } from "../../../core/http/problem";
 import { keyTooLong, maxKeyBytes, parseRelativeKey, tenantKey, tenantPrefix } from "../../../core/storage/keys";
 import { writeWithinQuota } from "../quota/storage";
@@ -14,6 +14,8 @@ export interface TenantProps {
 /** Largest value a script may write in one `put` (the run's output has its own cap). */
 const MAX_VALUE_BYTES = 25 * 1024 * 1024;
 const MAX_LIST = 1000;
+/** The files the platform writes into a run's results: the run's output and an async run's input. */
+const PLATFORM_FILES = /^results\/[^/]+\/(output|input)\.json$/;
 const NOT_RUNNING = "platform bindings only work during a run of this tenant (this run is not running)";
 
 /**
@@ -36,6 +38,11 @@ export class TenantStorage extends WorkerEntrypoint<DispatcherEnv, TenantProps> 
 
   async put(key: string, value: string, runId: string): Promise<void> {
     if (typeof value !== "string") throw new TypeError("STORAGE.put(key, value): value must be a string");
+    // UTF-8 is never shorter than the UTF-16 length: a value surely too large is refused before encoding it.
+    if (value.length > MAX_VALUE_BYTES) throw new RangeError(`STORAGE.put: value is larger than ${MAX_VALUE_BYTES} bytes`);
+    if (typeof key === "string" && PLATFORM_FILES.test(key)) {
+      throw new TypeError("STORAGE.put: results/<runId>/output.json and input.json are written by the platform (a run's output and an async run's input); use another name");
+    }
     const bytes = new TextEncoder().encode(value);
     if (bytes.byteLength > MAX_VALUE_BYTES) throw new RangeError(`STORAGE.put: value is larger than ${MAX_VALUE_BYTES} bytes`);
     const r2Key = this.key(key);

@@ -1,5 +1,6 @@
+import { logEvent } from "../../../core/log";
 import type { Run } from "../../../core/db/schema";
-import type { LedgerMessage } from "../../../core/env";
+import type { LedgerMessage } from "../env";
 
 const RUN_COLUMNS = [
   ["id", "id"], ["tenant_id", "tenantId"], ["agent", "agent"], ["version", "version"], ["status", "status"], ["error", "error"],
@@ -108,7 +109,7 @@ export async function consumeLedger(batch: MessageBatch<LedgerMessage>, d1: D1Da
     await flushRuns(d1, batch.messages.map((m) => m.body));
     batch.ackAll();
   } catch (err) {
-    console.error(JSON.stringify({ level: "error", event: "ledger-flush-failed", messages: batch.messages.length, error: String(err) }));
+    logEvent("error", "ledger-flush-failed", { messages: batch.messages.length, error: String(err) });
     batch.retryAll({ delaySeconds: 2 });
   }
 }

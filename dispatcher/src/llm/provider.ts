@@ -1,4 +1,4 @@
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { AnthropicProvider } from "./anthropic";
 import { BuiltinProvider } from "./builtin";
 import { OpenAICompatibleProvider } from "./openai";

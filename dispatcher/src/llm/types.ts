@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import type * as Contract from "../../../core/contract.js";
 
 /** A tool the model may call: a name, what it does, and JSON Schema for its arguments. */
 export const ToolSpec = z.strictObject({
@@ -33,27 +34,23 @@ export const ChatRequest = z.strictObject({
 });
 export type ChatRequest = z.infer<typeof ChatRequest>;
 
-export interface ChatUsage {
-  inputTokens: number;
-  outputTokens: number;
-}
+// The validators accept exactly the contract's shapes (core/contract.js), both ways: a field added
+// to one and not the other fails the type check.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Same shape and the same fields (an optional field only one side has would still be assignable). */
+type Exact<A, B> = Same<A, B> extends true ? Same<keyof A, keyof B> : false;
+type Role = ChatMessage["role"];
+type ByRole<M, R> = M extends { role: infer X } ? (R extends X ? M : never) : never;
+const _sameRequest: Exact<ChatRequest, Contract.ChatRequest> = true;
+const _sameMessages: { [R in Role]: Exact<ByRole<ChatMessage, R>, ByRole<Contract.ChatMessage, R>> } = { system: true, user: true, assistant: true, tool: true };
+const _sameTool: Exact<ToolSpec, Contract.ToolSpec> & Exact<ToolCall, Contract.ToolCall> = true;
+void _sameRequest;
+void _sameMessages;
+void _sameTool;
 
-export interface ChatResult {
-  content: string;
-  model: string;
-  /** Calls the model asks for; empty when it answered in text. */
-  toolCalls: ToolCall[];
-  usage: ChatUsage;
-}
-
-/** One piece of a streamed answer: text as it is generated, then the whole result once. */
-export type ChatChunk = { type: "delta"; content: string } | ({ type: "done" } & ChatResult);
-
-/**
- * What `env.LLM.stream()` sends: the chunks, or a final `error` line when the platform ends the
- * stream itself (an error thrown into a stream does not survive the RPC hop with its message).
- */
-export type StreamLine = ChatChunk | { type: "error"; error: string };
+/** What a model call returns, and a streamed answer's pieces: the wire contract's shapes. */
+import type { ChatChunk, ChatResult } from "../../../core/contract.js";
+export type { ChatChunk, ChatResult, ChatUsage, StreamLine } from "../../../core/contract.js";
 
 /**
  * A model provider. The provider's credentials stay inside it: tenant code only sees results.

@@ -1,5 +1,6 @@
+import { logEvent } from "../../../core/log";
 import type { TenantPrincipal } from "../../../core/auth/tenant-auth";
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { ProblemError } from "../../../core/http/problem";
 import type { Refusal } from "../tenant/tenant-object";
 import { tenantStub } from "../runs/stubs";
@@ -29,7 +30,7 @@ export async function askTenant<T>(tenantId: string, ask: () => Promise<T>, undo
       }),
     ]);
   } catch (err) {
-    console.error(JSON.stringify({ level: "error", event: "tenant-unreachable", tenantId, error: String(err) }));
+    logEvent("error", "tenant-unreachable", { tenantId, error: String(err) });
     throw new ProblemError("unavailable", `Quota state cannot be reached; ${undone}. Retry shortly.`, { headers: { "retry-after": "1" } });
   } finally {
     if (timer !== undefined) clearTimeout(timer);

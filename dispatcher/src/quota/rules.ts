@@ -23,6 +23,8 @@ export interface QuotaState {
   windowCount: number;
   /** Admitted runs not yet released, with the time their lease lapses (a lost release cannot leak a slot). */
   active: Record<string, number>;
+  /** The month (`YYYY-MM`) each active run was admitted in: a take-back only uncounts that month's run. */
+  admittedIn?: Record<string, string>;
 }
 
 export type Decision = { ok: true } | { ok: false; quota: AdmissionQuota; retryAfter: number; limit: number };
@@ -60,7 +62,11 @@ export function roll(state: QuotaState, now: number): void {
     state.runs = 0;
     state.tokens = 0;
   }
-  for (const [id, until] of Object.entries(state.active)) if (until <= now) delete state.active[id];
+  for (const [id, until] of Object.entries(state.active)) {
+    if (until > now) continue;
+    delete state.active[id];
+    if (state.admittedIn) delete state.admittedIn[id];
+  }
 }
 
 /**
@@ -87,6 +93,7 @@ export function admit(state: QuotaState, limits: Limits, now: number, run?: { id
     }
     state.runs += 1;
     state.active[run.id] = now + run.leaseMs;
+    (state.admittedIn ??= {})[run.id] = state.month;
   }
   // A run admitted after its request was counted (rate left out of `limits`) is not a second request.
   if (run === undefined || rpm != null) state.windowCount += 1;
@@ -99,7 +106,10 @@ export function admit(state: QuotaState, limits: Limits, now: number, run?: { id
  */
 export function release(state: QuotaState, runId: string, tokens: number, now: number, uncount = false): void {
   roll(state, now);
-  if (uncount && runId in state.active) state.runs = Math.max(0, state.runs - 1);
+  // A state stored before admittedIn existed knows no month: its runs count as this month's.
+  const month = state.admittedIn?.[runId] ?? state.month;
+  if (uncount && runId in state.active && month === state.month) state.runs = Math.max(0, state.runs - 1);
   delete state.active[runId];
+  if (state.admittedIn) delete state.admittedIn[runId];
   state.tokens += tokens;
 }

@@ -1,4 +1,5 @@
-import type { DispatcherEnv } from "../../../core/env";
+import { logEvent } from "../../../core/log";
+import type { DispatcherEnv } from "../env";
 import { ProblemError } from "../../../core/http/problem";
 import { tenantStub } from "../runs/stubs";
 import type { StorageReservation } from "../tenant/tenant-object";
@@ -45,5 +46,5 @@ export async function writeWithinQuota<T>(
 }
 
 function logLost(tenantId: string, what: string, err: unknown): void {
-  console.error(JSON.stringify({ level: "error", event: `storage-${what}-lost`, tenantId, error: String(err) }));
+  logEvent("error", `storage-${what}-lost`, { tenantId, error: String(err) });
 }

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
-import { secretsEqual } from "../../../core/crypto";
 import { problemResponse } from "../../../core/http/problem";
+import { errorLine } from "../../../core/log";
 import type { TenantLlm } from "../bindings/llm";
 import type { TenantStorage } from "../bindings/storage";
 import { egressVerdict, redact } from "../bindings/egress";
@@ -23,6 +23,14 @@ interface BindingExports {
 }
 
 const TENANT_ID = /^ten_[0-9a-z]{20}$/;
+const encoder = new TextEncoder();
+
+/** Constant-time for tokens of the same length (every binding call checks it, so no hashing). */
+function tokensEqual(given: string, expected: string): boolean {
+  const a = encoder.encode(given);
+  const b = encoder.encode(expected);
+  return a.byteLength === b.byteLength && crypto.subtle.timingSafeEqual(a, b);
+}
 
 /**
  * The routes sandbox processes call back under `npm start` (see runtime/sandboxed.ts): an agent
@@ -41,28 +49,44 @@ async function bodyOf<T>(request: Request): Promise<T | null> {
 }
 const malformed = () => problemResponse("malformed-json", "the body is not JSON");
 
+/** The sandbox refuses larger calls before sending them; this is the dispatcher's own bound. */
+const MAX_CALL_BYTES = 27 * 1024 * 1024;
+
 sandboxRoutes.use("*", async (c, next) => {
   const expected = c.env.SANDBOX_TOKEN;
   const given = c.req.header(SANDBOX_TOKEN_HEADER);
-  if (!expected || !given || !(await secretsEqual(given, expected))) {
+  if (!expected || !given || !tokensEqual(given, expected)) {
     return problemResponse("not-found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`);
+  }
+  const length = Number(c.req.header("content-length") ?? NaN);
+  if (!Number.isSafeInteger(length) || length > MAX_CALL_BYTES) {
+    return problemResponse("payload-too-large", `Sandbox calls declare a Content-Length of at most ${MAX_CALL_BYTES} bytes.`);
   }
   await next();
 });
 
 sandboxRoutes.post("/code", async (c) => {
   const target = await bodyOf<SandboxTarget>(c.req.raw);
-  if (!target) return malformed();
+  if (!target || typeof target !== "object") return malformed();
   const tenantId = c.req.header(SANDBOX_TENANT_HEADER);
-  if (target.tenantId !== tenantId) return problemResponse("forbidden", "the target belongs to another tenant");
-  return c.json(await agentCode(c.env, { ...target, scriptName: null }));
+  if (typeof tenantId !== "string" || target.tenantId !== tenantId) return problemResponse("forbidden", "the target belongs to another tenant");
+  // Only the tenant's own bundles: the key names the tenant (core/scripts/bundle.ts bundleKey).
+  const { agent, bundleKey, version, sha256, secretsRev } = target;
+  if (typeof agent !== "string" || typeof bundleKey !== "string" || !bundleKey.startsWith(`scripts/${tenantId}/`) || !Number.isSafeInteger(version) || typeof sha256 !== "string" || !Number.isSafeInteger(secretsRev)) {
+    return problemResponse("invalid-request", "the target is not a version of one of this tenant's agents");
+  }
+  try {
+    return c.json(await agentCode(c.env, { tenantId, agent, version, sha256, bundleKey, secretsRev, scriptName: null }));
+  } catch (err) {
+    return problemResponse("not-found", `the agent's code could not be loaded: ${errorLine(err)}`);
+  }
 });
 
 sandboxRoutes.post("/rpc/:binding/:method", async (c) => {
   const tenantId = c.req.header(SANDBOX_TENANT_HEADER) ?? "";
   const binding = c.req.param("binding") as SandboxBinding;
   const method = c.req.param("method");
-  if (!TENANT_ID.test(tenantId) || !(binding in SANDBOX_RPC) || !(SANDBOX_RPC[binding] as readonly string[]).includes(method)) {
+  if (!TENANT_ID.test(tenantId) || !Object.hasOwn(SANDBOX_RPC, binding) || !(SANDBOX_RPC[binding] as readonly string[]).includes(method)) {
     return problemResponse("not-found", `no binding method ${binding}.${method}`);
   }
   const body = await bodyOf<{ args?: unknown }>(c.req.raw);

@@ -3,10 +3,8 @@ import { requireTenant } from "../../../core/auth/middleware";
 import { formatMicros } from "../../../core/billing/prices";
 import { monthToDateMicros } from "../../../core/billing/spend";
 import { UsageBucket, UsageQuery, usageBuckets } from "../../../core/billing/usage";
-import { bearerSecurity, describe, problems } from "../../../core/http/openapi";
-import { queryParams } from "../../../core/http/validate";
+import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
 import type { DispatcherApp } from "../context";
-
 
 const TenantUsage = z
   .object({
@@ -21,8 +19,19 @@ const TenantUsage = z
 /** `GET /v1/usage`: a tenant's own figures from the ledger (the `usage` scope). */
 export const usageRoutes = new OpenAPIHono<DispatcherApp>();
 usageRoutes.use("*", requireTenant("usage"));
-usageRoutes.get("/", async (c) => {
-  const q = queryParams(c.req.query(), UsageQuery);
+
+const getUsage = createRoute({
+  method: "get",
+  path: "/",
+  operationId: "getUsage",
+  summary: "Your usage per day or hour, and this month's billed cost so far",
+  security: bearerSecurity,
+  request: { query: UsageQuery },
+  responses: { 200: { description: "Usage", content: { "application/json": { schema: TenantUsage } } }, ...problems(400, 401, 403) },
+});
+
+openapi(usageRoutes, getUsage, async (c) => {
+  const q = c.req.valid("query");
   const { tenantId, quotas } = c.var.tenant;
   const [buckets, billed] = await Promise.all([usageBuckets(c.env.DB, tenantId, q.from, q.to, q.granularity), monthToDateMicros(c.env.DB, c.env, tenantId)]);
   return c.json({
@@ -33,17 +42,3 @@ usageRoutes.get("/", async (c) => {
     monthToDate: { billedCost: formatMicros(billed), currency: "USD", spendCapUsd: quotas.monthlySpendCapUsd },
   } satisfies z.infer<typeof TenantUsage>);
 });
-
-export function describeUsage(app: OpenAPIHono<DispatcherApp>): void {
-  describe(
-    app,
-    createRoute({
-      method: "get",
-      path: "/v1/usage",
-      summary: "Your usage per day or hour, and this month's billed cost so far",
-      security: bearerSecurity,
-      request: { query: UsageQuery },
-      responses: { 200: { description: "Usage", content: { "application/json": { schema: TenantUsage } } }, ...problems(400, 401, 403) },
-    }),
-  );
-}

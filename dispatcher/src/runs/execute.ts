@@ -1,6 +1,7 @@
-import type { DispatcherEnv } from "../../../core/env";
+import { errorLine, logEvent } from "../../../core/log";
+import type { DispatcherEnv } from "../env";
 import { jsonNestsDeeper, MAX_JSON_DEPTH } from "../../../core/http/body";
-import { EVENT_TYPE, MAX_OUTPUT_BYTES, RUN_HEADER, type HarnessFrame } from "../../../core/scripts/harness";
+import { EVENT_TYPE, MAX_OUTPUT_BYTES, RUN_HEADER, type HarnessFrame } from "../../../core/contract.js";
 
 export { MAX_OUTPUT_BYTES };
 import { resultKey } from "../../../core/storage/keys";
@@ -44,7 +45,7 @@ class EventSink {
         this.open = open;
       }
     } catch (err) {
-      console.error(JSON.stringify({ level: "error", event: "run-events-write-failed", error: String(err) }));
+      logEvent("error", "run-events-write-failed", { error: String(err) });
     } finally {
       this.writing = null;
     }
@@ -88,7 +89,7 @@ export async function executeRun(
     return closed;
   } catch (err) {
     // The platform itself failed (storage, the run's object): the run still ends, with its usage.
-    console.error(JSON.stringify({ level: "error", event: "run-execution-failed", runId, error: String(err) }));
+    logEvent("error", "run-execution-failed", { runId, error: String(err) });
     await stub.close({ status: "failed", error: "The platform failed while running this run.", wallMs: Date.now() - startedAt }).catch(() => null);
     throw err;
   }
@@ -209,11 +210,5 @@ function parseOutput(text: string): Outcome {
  * that callers must not see, and a caller needs the reason, not the trace.
  */
 export function shortMessage(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  const line = text
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l !== "" && !/^at\s/.test(l))
-    .join(" ");
-  return line.length > 500 ? `${line.slice(0, 497)}...` : line || "The run failed.";
+  return errorLine(err, { named: false }) || "The run failed.";
 }

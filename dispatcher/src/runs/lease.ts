@@ -1,5 +1,6 @@
 import type { QuotaName } from "../../../core/quotas";
-import { intSetting, type DispatcherEnv } from "../../../core/env";
+import { intSetting } from "../../../core/env";
+import { type DispatcherEnv } from "../env";
 import type { RunLimits } from "../runtime/types";
 
 const DEFAULT_RUN_TIMEOUT_MS = 300_000;

@@ -1,4 +1,5 @@
-import type { DispatcherEnv, RunMessage } from "../../../core/env";
+import { backoffSeconds, logEvent } from "../../../core/log";
+import type { DispatcherEnv, RunMessage } from "../env";
 import { resultKey } from "../../../core/storage/keys";
 import type { TenantRuntime } from "../runtime/types";
 import { executeRun } from "./execute";
@@ -14,7 +15,7 @@ export const WEBHOOK_ATTEMPTS = 6;
 const WEBHOOK_OUTPUT_LIMIT = 64 * 1024;
 
 /** Exponential backoff in seconds: 2, 4, 8, … capped at 5 minutes. */
-export const backoff = (attempts: number) => Math.min(300, 2 ** Math.max(1, attempts));
+export const backoff = (attempts: number) => backoffSeconds(attempts);
 
 /**
  * The consumer of the runs queue: async runs whose turn in their tenant's lane has come, and
@@ -30,7 +31,7 @@ export async function consumeRuns(batch: MessageBatch<RunMessage>, env: Dispatch
         else if (!(await consumeWebhook(env, body, message.attempts))) return message.retry({ delaySeconds: backoff(message.attempts) });
         message.ack();
       } catch (err) {
-        console.error(JSON.stringify({ level: "error", event: "queue-message-failed", body: message.body, error: String(err) }));
+        logEvent("error", "queue-message-failed", { body: message.body, error: String(err) });
         message.retry({ delaySeconds: backoff(message.attempts) });
       }
     }),

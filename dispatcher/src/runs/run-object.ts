@@ -1,7 +1,8 @@
+import { logEvent } from "../../../core/log";
 import { DurableObject } from "cloudflare:workers";
 import type { RunStatus } from "../../../core/db/schema";
 import { decideEgress, platformHosts } from "../../../core/egress";
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { runView } from "../../../core/runs/record";
 import { resultKey } from "../../../core/storage/keys";
 import { runPriceMicros } from "../quota/spend";
@@ -10,7 +11,7 @@ import { SSE_KEEPALIVE, SSE_RETRY, sseFrame } from "./sse";
 import { addUsage, endState, isOpen, toRow, zeroUsage, type RunPolicy, type RunState, type UsageDelta } from "./state";
 import { tenantStub } from "./stubs";
 
-import { MAX_EVENT_BYTES_PER_RUN, MAX_EVENTS_PER_RUN } from "../../../core/scripts/harness";
+import { MAX_EVENT_BYTES_PER_RUN, MAX_EVENTS_PER_RUN } from "../../../core/contract.js";
 
 export { MAX_EVENT_BYTES_PER_RUN, MAX_EVENTS_PER_RUN };
 /** Platform-written events (egress denials, warnings) per run before they are only counted. */
@@ -255,7 +256,7 @@ export class RunObject extends DurableObject<DispatcherEnv> {
       tasks.push(this.env.RUNS.send({ kind: "webhook", runId: s.id, tenantId: s.tenantId, url: s.webhook }).then(() => void (s.settled.webhook = true)));
     }
     const results = await Promise.allSettled(tasks);
-    for (const r of results) if (r.status === "rejected") console.error(JSON.stringify({ level: "error", event: "run-settle-failed", runId: s.id, error: String(r.reason) }));
+    for (const r of results) if (r.status === "rejected") logEvent("error", "run-settle-failed", { runId: s.id, error: String(r.reason) });
     await this.save(s);
   }
 
@@ -317,7 +318,8 @@ export class RunObject extends DurableObject<DispatcherEnv> {
     const limit = s.policy.subrequestsPerRun;
     const verdict: EgressVerdict = !decision.ok ? decision : limit !== null && s.usage.subrequests >= limit ? { ok: false, reason: `the run has used its ${limit} subrequests` } : { ok: true };
     if (verdict.ok) s.usage.subrequests += 1;
-    else this.platformEvent(s, "egress.denied", { method, url: redacted, reason: verdict.reason });
+    // A denial past the log's cap only moves a counter kept in memory: a flood of them writes nothing.
+    else if (!this.platformEvent(s, "egress.denied", { method, url: redacted, reason: verdict.reason })) return verdict;
     await this.save(s);
     return verdict;
   }
@@ -377,10 +379,12 @@ export class RunObject extends DurableObject<DispatcherEnv> {
     await this.save(s);
   }
 
-  private platformEvent(s: RunState, type: string, data: unknown): void {
+  /** Logs or only counts a platform event; true when something was written to the log. */
+  private platformEvent(s: RunState, type: string, data: unknown): boolean {
     s.platformEvents += 1;
-    if (s.platformEvents <= MAX_PLATFORM_EVENTS) this.store(s, type, data, Date.now());
-    else if (s.platformEvents === MAX_PLATFORM_EVENTS + 1) this.store(s, "events.suppressed", { after: MAX_PLATFORM_EVENTS, type }, Date.now(), true);
+    if (s.platformEvents <= MAX_PLATFORM_EVENTS) return this.store(s, type, data, Date.now()) !== null;
+    if (s.platformEvents === MAX_PLATFORM_EVENTS + 1) return this.store(s, "events.suppressed", { after: MAX_PLATFORM_EVENTS, type }, Date.now(), true) !== null;
+    return false;
   }
 
   private note(s: RunState, type: string, data: unknown): void {
@@ -562,7 +566,7 @@ export class RunObject extends DurableObject<DispatcherEnv> {
       try {
         await this.step(s, now);
       } catch (err) {
-        console.error(JSON.stringify({ level: "error", event: "run-alarm-failed", runId: run_id, error: String(err) }));
+        logEvent("error", "run-alarm-failed", { runId: run_id, error: String(err) });
         this.ctx.storage.sql.exec("UPDATE due SET at = ? WHERE run_id = ?", now + RETRY_MS, run_id);
       }
     }
@@ -615,7 +619,7 @@ export class RunObject extends DurableObject<DispatcherEnv> {
       s.indexed = true;
       await this.save(s);
     } catch (err) {
-      console.error(JSON.stringify({ level: "error", event: "run-index-failed", runId: s.id, error: String(err) }));
+      logEvent("error", "run-index-failed", { runId: s.id, error: String(err) });
     }
   }
 

@@ -12,3 +12,19 @@ export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8",
 
 /** Tells EventSource clients to reconnect after a second (their default is three). */
 export const SSE_RETRY = encoder.encode("retry: 1000\n\n");
+
+/** A run's stream as the client gets it, when the run should not outlive the connection: the client going away before the end cancels it. */
+export function cancelOnDisconnect(source: ReadableStream<Uint8Array>, cancel: () => Promise<unknown>): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await reader.read();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel() {
+      await cancel().catch(() => {});
+      await reader.cancel().catch(() => {});
+    },
+  });
+}

@@ -1,4 +1,4 @@
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import type { RunObject } from "./run-object";
 import { runObjectName } from "./shards";
 

@@ -1,5 +1,5 @@
 import { decideEgress, platformHosts } from "../../../core/egress";
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { ProblemError } from "../../../core/http/problem";
 import { toHex } from "../../../core/crypto";
 

@@ -1,6 +1,6 @@
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { loadBundle } from "../../../core/scripts/bundle";
-import { HARNESS_MODULE, runtimeFlags, runtimeModules } from "../../../core/scripts/harness";
+import { HARNESS_MODULE, runtimeFlags, runtimeModules } from "../../../core/harness/modules";
 import { agentSecretValues } from "../../../core/secrets";
 import type { SandboxCode } from "./sandbox-protocol";
 import type { AgentTarget } from "./types";

@@ -1,4 +1,4 @@
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import { agentCode, isolateId } from "./agent-code";
 import type { AgentTarget, Invocation, TenantRuntime } from "./types";
 
@@ -22,6 +22,7 @@ export class LocalRuntime implements TenantRuntime {
   ) {}
 
   fetch(target: AgentTarget, { request, limits }: Invocation): Promise<Response> {
+    if (!this.env.LOADER) return Promise.reject(new Error("the local runtime needs the LOADER Worker Loader binding (wrangler.toml [[worker_loaders]])"));
     const worker = this.env.LOADER.get(isolateId(target), async () => {
       const { secrets, ...code } = await agentCode(this.env, target);
       const props = { tenantId: target.tenantId };

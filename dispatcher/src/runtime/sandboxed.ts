@@ -39,18 +39,44 @@ export class SandboxedRuntime implements TenantRuntime {
     headers.set(SANDBOX_TOKEN_HEADER, this.token);
     headers.set(SANDBOX_TARGET_HEADER, JSON.stringify(wire));
     const url = new URL(request.url);
+    let response: Response;
     try {
-      return await fetch(new URL(url.pathname + url.search, sandbox.url), {
+      response = await fetch(new URL(url.pathname + url.search, sandbox.url), {
         method: request.method,
         headers,
         body: request.body,
         signal: request.signal,
       });
     } catch (err) {
-      // The connection broke: say why if the pool stopped the sandbox (CPU budget, crash).
-      const after = await this.ask("exit", target.tenantId).catch(() => ({}) as PoolAnswer);
-      throw new Error(after.exit ? `the agent's sandbox was stopped: ${after.exit}` : `the agent's sandbox did not answer: ${(err as Error).message}`);
+      throw await this.why(target.tenantId, err);
     }
+    if (!response.body) return response;
+    // The answer streams for the whole run: if the sandbox dies midway, the run's error says why.
+    const reader = response.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          const { done, value } = await reader.read();
+          if (done) controller.close();
+          else controller.enqueue(value);
+        } catch (err) {
+          controller.error(await this.why(target.tenantId, err));
+        }
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+    return new Response(body, response);
+  }
+
+  /** The connection to the sandbox broke: why, if the pool stopped it (CPU budget, memory, a crash). */
+  private async why(tenantId: string, err: unknown): Promise<Error> {
+    let after = await this.ask("exit", tenantId).catch(() => ({}) as PoolAnswer);
+    // A process killed from outside (the kernel's OOM killer) is seen to exit a moment after its connections drop.
+    if (!after.exit) {
+      await new Promise((r) => setTimeout(r, 300));
+      after = await this.ask("exit", tenantId).catch(() => ({}) as PoolAnswer);
+    }
+    return new Error(after.exit ? `the agent's sandbox was stopped: ${after.exit}` : `the agent's sandbox did not answer: ${(err as Error).message}`);
   }
 
   private async ask(what: "acquire" | "exit", tenantId: string, cpuMs?: number): Promise<PoolAnswer> {

@@ -1,6 +1,7 @@
+import { logEvent } from "../../../core/log";
 import { DurableObject } from "cloudflare:workers";
 import { monthToDateMicros } from "../../../core/billing/spend";
-import type { DispatcherEnv } from "../../../core/env";
+import type { DispatcherEnv } from "../env";
 import type { ProblemSlug } from "../../../core/http/problem";
 import { DEFAULT_RETENTION_DAYS, parseQuotas, type QuotaName } from "../../../core/quotas";
 import { tenantPrefix } from "../../../core/storage/keys";
@@ -635,7 +636,7 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
     } catch (err) {
       // Offered again by each run's own queue check.
       for (const r of next) sql.exec("UPDATE lane SET dispatched_at = NULL WHERE run_id = ?", r.run_id);
-      console.error(JSON.stringify({ level: "error", event: "lane-dispatch-failed", tenantId: this.tenantId, error: String(err) }));
+      logEvent("error", "lane-dispatch-failed", { tenantId: this.tenantId, error: String(err) });
     }
   }
 }

@@ -1,7 +1,7 @@
 import { parse } from "acorn";
-import { ProblemError } from "../http/problem";
-import { segmentProblem } from "../storage/keys";
-import { RESERVED_MODULE_PREFIX, type ScriptBundle } from "./bundle";
+import { ProblemError } from "../../../core/http/problem";
+import { segmentProblem } from "../../../core/storage/keys";
+import { RESERVED_MODULE_PREFIX, type ScriptBundle } from "../../../core/scripts/bundle";
 import { KNOWN_COMPATIBILITY_FLAGS } from "./compat-flags";
 
 const MODULE_NAME_MAX = 256;

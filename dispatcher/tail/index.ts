@@ -1,5 +1,7 @@
-import { RUN_HEADER } from "../../core/scripts/harness";
-import { runStub } from "./runs/stubs";
+import type { Bound } from "../../core/env";
+import { backoffSeconds, errorLine, logEvent } from "../../core/log";
+import { RUN_HEADER } from "../../core/contract.js";
+import { runStub } from "../src/runs/stubs";
 
 /**
  * The tail consumer (production; `dispatcher/tail/wrangler.toml`): CPU metering for runs.
@@ -11,12 +13,13 @@ import { runStub } from "./runs/stubs";
  * object with retries, so nothing is lost while that object is unreachable. Locally nothing runs this Worker: runs keep
  * `cpuMs: null`, "not measured" — a CPU time is never estimated.
  */
-export interface TailEnv {
+/** The tail Worker's bindings (generated from dispatcher/tail/wrangler.toml), narrowed to what they carry. */
+export interface TailEnv extends Omit<TailBindings, "RUN_RECORDS" | "METERING" | "DISPATCH_NAMESPACE"> {
   /** The dispatcher's run objects (a Durable Object binding to the dispatcher's RunObject class). */
-  RUN_RECORDS: DurableObjectNamespace<import("./runs/run-object").RunObject>;
-  METERING: Queue<MeterMessage>;
+  RUN_RECORDS: Bound<TailBindings, "RUN_RECORDS", DurableObjectNamespace<import("../src/runs/run-object").RunObject>>;
+  METERING: Bound<TailBindings, "METERING", Queue<MeterMessage>>;
   /** Only invocations of scripts in this dispatch namespace are metered. */
-  DISPATCH_NAMESPACE?: string;
+  DISPATCH_NAMESPACE?: TailBindings["DISPATCH_NAMESPACE"];
 }
 
 /** One measured invocation of an agent script, on its way to the run's object. */
@@ -86,7 +89,7 @@ export async function tailEvents(events: TraceItem[], env: TailEnv): Promise<voi
     if (typeof result !== "string") messages.push({ body: result, contentType: "json" });
     else if (result === "tag-mismatch" || result === "script-not-found" || result === "malformed") {
       // Worth an operator's look: a published version's script is gone, or a trace disagrees with its tags.
-      console.warn(JSON.stringify({ level: "warn", event: `tail-${result}`, script: item.scriptName, outcome: item.outcome }));
+      logEvent("warn", `tail-${result}`, { script: item.scriptName, outcome: item.outcome });
     }
   }
   for (let i = 0; i < messages.length; i += SEND_BATCH) await env.METERING.sendBatch(messages.slice(i, i + SEND_BATCH));
@@ -119,12 +122,12 @@ export async function consumeMeasurements(batch: MessageBatch<MeterMessage>, env
     try {
       const result = await recordMeasurement(env, message.body);
       if (result === "unknown") {
-        console.warn(JSON.stringify({ level: "warn", event: "metering-unknown-run", runId: message.body.runId, script: message.body.script }));
+        logEvent("warn", "metering-unknown-run", { runId: message.body.runId, script: message.body.script });
       }
       message.ack();
     } catch (err) {
-      console.error(JSON.stringify({ level: "error", event: "metering-write-failed", runId: message.body.runId, attempts: message.attempts, error: String(err) }));
-      message.retry({ delaySeconds: Math.min(300, 2 ** message.attempts) });
+      logEvent("error", "metering-write-failed", { runId: message.body.runId, attempts: message.attempts, error: String(err) });
+      message.retry({ delaySeconds: backoffSeconds(message.attempts) });
     }
   }
 }
@@ -148,10 +151,7 @@ function milliseconds(value: number): number {
   return Number.isFinite(value) && value > 0 ? Math.round(value) : 0;
 }
 
-function oneLine(text: unknown, max: number): string {
-  const line = String(text ?? "").split("\n")[0]!.trim();
-  return line.length > max ? `${line.slice(0, max - 3)}...` : line;
-}
+const oneLine = (text: unknown, max: number): string => errorLine(text, { max, named: false });
 
 export default {
   tail: (events, env) => tailEvents(events, env),

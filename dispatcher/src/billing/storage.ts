@@ -1,4 +1,4 @@
-import { tenantPrefix } from "../storage/keys";
+import { tenantPrefix } from "../../../core/storage/keys";
 
 /** Tenants measured per cron tick: the cron runs every minute, so this covers 72,000 tenants a day. */
 const TENANTS_PER_TICK = 50;

@@ -1,4 +1,4 @@
-import { newId } from "./ids";
+import { newId } from "../../core/ids";
 
 export type Actor = { kind: "admin" } | { kind: "key"; keyId: string };
 

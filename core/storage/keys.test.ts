@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ProblemError } from "../core/http/problem";
-import { contextKey, MAX_STORED_KEY_BYTES, maxKeyBytes, parsePathKey, parseRelativeKey, resultKey, tenantKey } from "../core/storage/keys";
+import { ProblemError } from "../http/problem";
+import { contextKey, MAX_STORED_KEY_BYTES, maxKeyBytes, parsePathKey, parseRelativeKey, resultKey, tenantKey } from "./keys";
 
 const TENANT = "ten_01jd0000000000000000";
 const OTHER = "ten_01jd0000000000000001";

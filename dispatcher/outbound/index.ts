@@ -1,12 +1,14 @@
-import type { DispatcherEnv } from "../../core/env";
-import { egress } from "./bindings/egress";
+import type { Bound } from "../../core/env";
+import type { DispatcherEnv } from "../src/env";
+import { egress } from "../src/bindings/egress";
 
 /**
  * The dispatch namespace's outbound Worker (production). Workers for Platforms routes every
  * fetch() of a user Worker here, with the parameters the dispatcher passed to `get()` —
  * `tenantId` and `runId` — in env, so the same egress policy applies as locally.
  */
-export interface OutboundEnv extends Pick<DispatcherEnv, "RUN_RECORDS"> {
+export interface OutboundEnv extends Omit<OutboundBindings, "RUN_RECORDS"> {
+  RUN_RECORDS: Bound<OutboundBindings, "RUN_RECORDS", DispatcherEnv["RUN_RECORDS"]>;
   tenantId?: string;
   runId?: string;
 }

@@ -15,7 +15,7 @@ import {
   usedBytes,
   type Resync,
   type StorageCounter,
-} from "../dispatcher/src/quota/storage-bytes";
+} from "./storage-bytes";
 
 // Keys whose UTF-8 order differs from JavaScript's UTF-16 order ("😀" sorts after "\uFFFD" in R2).
 const KEYS = ["a", "b", "context/x", "é", "\uFFFD", "😀", "z"];

@@ -1,0 +1,23 @@
+import type { Bound, PlatformEnv } from "../../core/env";
+
+/**
+ * The control plane's env: its bindings as `wrangler types` generates them from
+ * control-plane/wrangler.toml (control-plane/worker-configuration.d.ts, checked current in
+ * `npm test`), plus the secrets and optional settings no config declares.
+ */
+export interface ControlPlaneEnv extends Omit<ControlPlaneBindings, "TENANTS" | "RUN_RECORDS">, PlatformEnv {
+  // The shared bindings core/ code reads (PlatformEnv), required of this Worker's own config.
+  DB: Bound<ControlPlaneBindings, "DB", D1Database>;
+  BUCKET: Bound<ControlPlaneBindings, "BUCKET", R2Bucket>;
+  /** The dispatcher's per-tenant objects, told of every change to an agent or a tenant's settings. */
+  TENANTS: Bound<ControlPlaneBindings, "TENANTS", DurableObjectNamespace<import("../../dispatcher/src/tenant/tenant-object").TenantObject>>;
+  /** The dispatcher's run objects: the operator reads, follows and cancels any tenant's run (`/admin/runs/{runId}`). */
+  RUN_RECORDS: Bound<ControlPlaneBindings, "RUN_RECORDS", DurableObjectNamespace<import("../../dispatcher/src/runs/run-object").RunObject>>;
+  /** Operator credential for `/admin` (a secret; `npm start` provides one locally). */
+  ADMIN_TOKEN: string;
+  /** Platform-wide script size cap in bytes (default 5 MiB). */
+  MAX_SCRIPT_BYTES?: string;
+  /** wfp: the Cloudflare account, its API token (a secret) and the dispatch namespace. */
+  CF_ACCOUNT_ID?: string;
+  CF_API_TOKEN?: string;
+}

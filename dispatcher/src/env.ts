@@ -1,0 +1,52 @@
+import type { Bound, PlatformEnv } from "../../core/env";
+
+/**
+ * The dispatcher's env: its bindings as `wrangler types` generates them from wrangler.toml
+ * (dispatcher/worker-configuration.d.ts, `DispatcherBindings`; `npm test` checks it is current),
+ * so a binding the code uses and the config lacks fails the type check — plus the secrets and
+ * optional settings no config declares. Bindings the generated types leave loose are narrowed
+ * here, never added: each is indexed from the generated interface.
+ */
+export interface DispatcherEnv extends Omit<DispatcherBindings, "RUNS" | "LEDGER" | "LLM_PROVIDER">, PlatformEnv {
+  // The shared bindings core/ code reads (PlatformEnv), required of this Worker's own config.
+  DB: Bound<DispatcherBindings, "DB", D1Database>;
+  BUCKET: Bound<DispatcherBindings, "BUCKET", R2Bucket>;
+  /** One Durable Object per tenant: admission, active versions, idempotency keys, the async lane (`TENANTS`). */
+  /** One Durable Object per run: its record, state machine, event log, usage and deadline (`RUN_RECORDS`). */
+  /** The Worker Loader (`LOADER`, local only: production runs agents in the dispatch namespace). */
+  /** Run index and usage ledger rows on their way to D1, written in batches. */
+  LEDGER: Bound<DispatcherBindings, "LEDGER", Queue<LedgerMessage>>;
+  /** How long a finished run's event log stays in its object before it moves to R2 (ms, default 60000). */
+  EVENT_ARCHIVE_AFTER_MS?: string;
+  /** Hosts tenant code may never fetch, comma-separated (the platform's own public hosts). */
+  PLATFORM_HOSTS?: string;
+  /** Async runs and webhook deliveries (a Cloudflare Queue; this Worker is also its consumer). */
+  RUNS: Bound<DispatcherBindings, "RUNS", Queue<RunMessage>>;
+  /** `true` lets webhooks target private and loopback addresses (local development only). */
+  WEBHOOK_ALLOW_PRIVATE?: string;
+  /** `builtin` (default), `openai` (any OpenAI-compatible chat completions endpoint) or `anthropic` (Messages API). */
+  LLM_PROVIDER?: DispatcherBindings["LLM_PROVIDER"];
+  LLM_BASE_URL?: string;
+  LLM_API_KEY?: string;
+  LLM_MODEL?: string;
+  /** Wall-clock budget of one run in milliseconds (default 300000). */
+  RUN_TIMEOUT_MS?: string;
+  /** Largest context object a tenant may upload in bytes (default 25 MiB). */
+  MAX_CONTEXT_BYTES?: string;
+  /**
+   * `npm start` only: the pool of sandbox processes that run tenant code outside this process
+   * (scripts/sandboxes.mjs), and the token both sides present (dispatcher/src/runtime/sandboxed.ts).
+   */
+  SANDBOXES?: Fetcher;
+  SANDBOX_TOKEN?: string;
+}
+
+/** Messages on the runs queue: an async run whose turn has come, or a webhook to deliver. */
+export type RunMessage = { kind: "run"; runId: string; tenantId: string } | { kind: "webhook"; runId: string; tenantId: string; url: string };
+
+/** Messages on the ledger queue: a run's row for the run index; `final` rows also become usage. */
+export interface LedgerMessage {
+  kind: "run";
+  run: import("../../core/db/schema").Run;
+  final: boolean;
+}
