@@ -23,3 +23,13 @@ export async function secretsEqual(a: string, b: string): Promise<boolean> {
   ]);
   return crypto.subtle.timingSafeEqual(ha, hb);
 }
+
+/**
+ * The same comparison without hashing, for a platform token checked on every internal call: it
+ * leaks only whether the lengths differ (the token's length is no secret).
+ */
+export function tokensEqual(given: string, expected: string): boolean {
+  const a = encoder.encode(given);
+  const b = encoder.encode(expected);
+  return a.byteLength === b.byteLength && crypto.subtle.timingSafeEqual(a, b);
+}

@@ -2,8 +2,8 @@
 // tenant, never in the dispatcher's process (dispatcher/sandbox/worker.ts,
 // dispatcher/src/runtime/sandboxed.ts). workerd enforces no CPU limit, so a `for(;;)` in an agent
 // would otherwise freeze every tenant; here it freezes only its tenant's sandbox, which this pool
-// pings and stops (SIGKILL) once it has burnt the run's CPU budget without answering, as production
-// ends an invocation at its CPU limit. The dispatcher asks this pool (an HTTP server on loopback,
+// stops (SIGKILL) once its runs have burnt their CPU budgets, as production ends an invocation at
+// its CPU limit (see the watchdog below for every rule). The dispatcher asks this pool (an HTTP server on loopback,
 // its SANDBOXES binding) where a tenant's sandbox listens, and why it stopped when a call breaks.
 import { spawn, spawnSync } from "node:child_process";
 import { timingSafeEqual } from "node:crypto";

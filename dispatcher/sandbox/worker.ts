@@ -8,6 +8,7 @@
  */
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { EGRESS_CREDENTIALS_HEADER, EGRESS_RUN_HEADER } from "../../core/contract.js";
+import { tokensEqual } from "../../core/crypto";
 import { problemResponse } from "../../core/http/problem";
 import {
   SANDBOX_ROUTES,
@@ -157,24 +158,32 @@ interface SandboxExports {
 /** Runs whose answer is still streaming: the pool reads it from the ping to tell a run's CPU from leftover work. */
 let runsInFlight = 0;
 
-/** The run's answer, counted in flight until its body ends (or is cancelled). */
-function counted(response: Response): Response {
+/** Counts a run in flight from its request until its answer's body ends, fails or is cancelled. */
+async function counted(answer: () => Promise<Response>): Promise<Response> {
   runsInFlight++;
-  let done = false;
+  let counting = true;
   const end = () => {
-    if (!done) (done = true), runsInFlight--;
+    if (!counting) return;
+    counting = false;
+    runsInFlight--;
   };
+  let response: Response;
+  try {
+    response = await answer();
+  } catch (err) {
+    end();
+    throw err;
+  }
   if (!response.body) {
     end();
     return response;
   }
-  const body = response.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: end }));
-  const reader = body.getReader();
-  const stream = new ReadableStream<Uint8Array>({
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        const { done: finished, value } = await reader.read();
-        if (finished) {
+        const { done, value } = await reader.read();
+        if (done) {
           end();
           controller.close();
         } else controller.enqueue(value);
@@ -188,22 +197,15 @@ function counted(response: Response): Response {
       return reader.cancel(reason);
     },
   });
-  return new Response(stream, response);
-}
-
-const encoder = new TextEncoder();
-function tokenMatches(given: string | null, expected: string): boolean {
-  if (given === null) return false;
-  const a = encoder.encode(given);
-  const b = encoder.encode(expected);
-  return a.byteLength === b.byteLength && crypto.subtle.timingSafeEqual(a, b);
+  return new Response(body, response);
 }
 
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
     if (url.pathname === "/_ping") return Response.json({ runsInFlight });
-    if (!tokenMatches(request.headers.get(SANDBOX_TOKEN_HEADER), env.SANDBOX_TOKEN)) return new Response("not found", { status: 404 });
+    const token = request.headers.get(SANDBOX_TOKEN_HEADER);
+    if (token === null || !tokensEqual(token, env.SANDBOX_TOKEN)) return new Response("not found", { status: 404 });
     const target = JSON.parse(request.headers.get(SANDBOX_TARGET_HEADER) ?? "null") as SandboxTarget | null;
     if (!target) return new Response("no target", { status: 400 });
     const exports = (ctx as unknown as { exports: SandboxExports }).exports;
@@ -221,11 +223,6 @@ export default {
     const headers = new Headers(request.headers);
     headers.delete(SANDBOX_TOKEN_HEADER);
     headers.delete(SANDBOX_TARGET_HEADER);
-    runsInFlight++;
-    try {
-      return counted(await worker.getEntrypoint(undefined, { limits: target.limits }).fetch(new Request(request, { headers })));
-    } finally {
-      runsInFlight--;
-    }
+    return counted(() => worker.getEntrypoint(undefined, { limits: target.limits }).fetch(new Request(request, { headers })));
   },
 } satisfies ExportedHandler<SandboxEnv>;

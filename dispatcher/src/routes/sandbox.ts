@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { tokensEqual } from "../../../core/crypto";
 import { problemResponse } from "../../../core/http/problem";
 import { errorLine } from "../../../core/log";
 import type { TenantLlm } from "../bindings/llm";
@@ -23,14 +24,6 @@ interface BindingExports {
 }
 
 const TENANT_ID = /^ten_[0-9a-z]{20}$/;
-const encoder = new TextEncoder();
-
-/** Constant-time for tokens of the same length (every binding call checks it, so no hashing). */
-function tokensEqual(given: string, expected: string): boolean {
-  const a = encoder.encode(given);
-  const b = encoder.encode(expected);
-  return a.byteLength === b.byteLength && crypto.subtle.timingSafeEqual(a, b);
-}
 
 /**
  * The routes sandbox processes call back under `npm start` (see runtime/sandboxed.ts): an agent
