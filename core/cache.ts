@@ -6,8 +6,6 @@ const DEFAULT_MAX = 10_000;
  */
 export class TtlCache<V> {
   private readonly entries = new Map<string, { value: V; until: number }>();
-  /** Loads under way: concurrent misses of one key share one load (no stampede when an entry lapses). */
-  private readonly loading = new Map<string, Promise<V>>();
   constructor(
     private readonly ttlMs: number,
     registry?: Set<{ clear(): void }>,
@@ -19,26 +17,15 @@ export class TtlCache<V> {
   async get(key: string, load: () => Promise<V>, now = Date.now()): Promise<V> {
     const hit = this.entries.get(key);
     if (hit && hit.until > now) return hit.value;
-    const pending = this.loading.get(key);
-    if (pending) return pending;
-    const loaded = load().then(
-      (value) => {
-        this.loading.delete(key);
-        if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
-        this.entries.set(key, { value, until: now + this.ttlMs });
-        return value;
-      },
-      (err: unknown) => {
-        this.loading.delete(key);
-        throw err;
-      },
-    );
-    this.loading.set(key, loaded);
-    return loaded;
+    // Concurrent misses each load: a promise shared across requests would run one request's
+    // continuation in another's I/O context, which workerd refuses.
+    const value = await load();
+    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, { value, until: now + this.ttlMs });
+    return value;
   }
 
   clear(): void {
     this.entries.clear();
-    this.loading.clear();
   }
 }
