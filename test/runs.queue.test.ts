@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { describe, expect, it } from "vitest";
 import type { RunMessage } from "../dispatcher/src/env";
 import dispatcher from "../dispatcher/src/index";
-import { backoff } from "../dispatcher/src/runs/queue";
+import { backoffSeconds as backoff } from "../core/log";
 import { newId } from "../core/ids";
 import { runStub } from "../dispatcher/src/runs/stubs";
 import { VERSIONED } from "./agents";

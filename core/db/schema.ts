@@ -1,3 +1,4 @@
+import { RUN_STATES } from "../contract.js";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Timestamps are integer epoch milliseconds throughout: cheap to compare, no timezone ambiguity. */
@@ -87,7 +88,7 @@ export const runs = sqliteTable(
     agent: text("agent").notNull(),
     version: integer("version").notNull(),
     status: text("status", {
-      enum: ["queued", "running", "succeeded", "failed", "cancelled", "timed_out"],
+      enum: RUN_STATES,
     }).notNull(),
     error: text("error"),
     createdAt: createdAt(),

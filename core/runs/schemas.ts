@@ -1,3 +1,4 @@
+import { RUN_STATES } from "../contract.js";
 import { z } from "@hono/zod-openapi";
 
 export const RunUsage = z
@@ -15,7 +16,7 @@ export const RunUsage = z
   })
   .openapi("RunUsage");
 
-export const RunStatus = z.enum(["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]);
+export const RunStatus = z.enum(RUN_STATES);
 
 export const RunRecord = z
   .object({

@@ -14,8 +14,6 @@ export const WEBHOOK_ATTEMPTS = 6;
 /** Webhook bodies carry the output when it is at most this big; otherwise fetch `/v1/runs/{id}/result`. */
 const WEBHOOK_OUTPUT_LIMIT = 64 * 1024;
 
-/** Exponential backoff in seconds: 2, 4, 8, … capped at 5 minutes. */
-export const backoff = (attempts: number) => backoffSeconds(attempts);
 
 /**
  * The consumer of the runs queue: async runs whose turn in their tenant's lane has come, and
@@ -28,11 +26,11 @@ export async function consumeRuns(batch: MessageBatch<RunMessage>, env: Dispatch
       try {
         const body = message.body;
         if (body.kind === "run") await consumeRun(env, runtime, body);
-        else if (!(await consumeWebhook(env, body, message.attempts))) return message.retry({ delaySeconds: backoff(message.attempts) });
+        else if (!(await consumeWebhook(env, body, message.attempts))) return message.retry({ delaySeconds: backoffSeconds(message.attempts) });
         message.ack();
       } catch (err) {
         logEvent("error", "queue-message-failed", { body: message.body, error: String(err) });
-        message.retry({ delaySeconds: backoff(message.attempts) });
+        message.retry({ delaySeconds: backoffSeconds(message.attempts) });
       }
     }),
   );
