@@ -73,6 +73,6 @@ describe("the async runs consumer", () => {
   });
 
   it("backs off exponentially, capped at five minutes", () => {
-    expect([1, 2, 3, 8, 20].map(backoff)).toEqual([2, 4, 8, 256, 300]);
+    expect([1, 2, 3, 8, 20].map((n) => backoff(n))).toEqual([2, 4, 8, 256, 300]);
   });
 });
