@@ -18,6 +18,7 @@ export const PROBLEMS = /** @type {const} */ ({
   "invalid-name": { status: 400, title: "The name is not valid" },
   "invalid-key": { status: 400, title: "The storage key is not valid" },
   "invalid-script": { status: 400, title: "The script is not valid" },
+  "unknown-model": { status: 400, title: "No configured provider serves this model" },
   "script-quota-exceeded": { status: 400, title: "The script is larger than the tenant's scriptBytes quota" },
   unauthorized: { status: 401, title: "Missing or unknown credentials" },
   forbidden: { status: 403, title: "The credentials do not allow this" },
@@ -81,6 +82,10 @@ export const PLATFORM_EVENTS = /** @type {const} */ ({
   cancelled: "run.cancelled",
   metered: "run.metered",
   egressDenied: "egress.denied",
+  /** A model call's provider answered 429/5xx (or not at all) and the call is tried again after `waitMs`. */
+  llmRetry: "llm.retry",
+  /** A model's retries are used up and the call goes to its configured fallback model. */
+  llmFallback: "llm.fallback",
   truncated: "events.truncated",
   suppressed: "events.suppressed",
 });

@@ -12,6 +12,12 @@ export interface PlatformEnv {
   PLATFORM_COSTS?: string;
   /** How long a request body may go without a byte arriving before it is refused (ms, default 10000). */
   BODY_READ_TIMEOUT_MS?: string;
+  /**
+   * The model gateway's providers, aliases, default model, fallbacks and retries (JSON, see
+   * core/llm/config.ts): the dispatcher routes calls by it, the control plane checks the default
+   * models and tenant keys it stores against it. Unset: the built-in model only.
+   */
+  LLM_PROVIDERS?: string;
 }
 
 /** Reads a positive integer setting, falling back to `fallback` when unset or malformed. */

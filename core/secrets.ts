@@ -70,3 +70,17 @@ export async function agentSecretValues(
   for (const row of results) out[row.name] = await openSecret(platformKey, tenantId, agent, row.name, row.sealed);
   return out;
 }
+
+/**
+ * A tenant's own key for a model provider, sealed like an agent secret. Its additional data names
+ * no agent (agent names never contain NUL), so it opens only as this tenant's key for this provider.
+ */
+const PROVIDER_KEY_SLOT = "\u0000provider-key";
+
+export function sealProviderKey(platformKey: string | undefined, tenantId: string, provider: string, value: string): Promise<string> {
+  return sealSecret(platformKey, tenantId, PROVIDER_KEY_SLOT, provider, value);
+}
+
+export function openProviderKey(platformKey: string | undefined, tenantId: string, provider: string, sealed: string): Promise<string> {
+  return openSecret(platformKey, tenantId, PROVIDER_KEY_SLOT, provider, sealed);
+}

@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { checkGateway, gatewaySettings } from "./llm-config.mjs";
 import { startSandboxPool } from "./sandboxes.mjs";
 import { convertV4MiniflareOptions, HOST, Log, LogLevel, Miniflare, workerFromConfig, wranglerBundle } from "./workers.mjs";
 
@@ -64,6 +65,16 @@ const sealKey = secretsKey();
 // Fresh at each start: what the dispatcher and its sandboxes show each other.
 const sandboxToken = randomBytes(24).toString("base64url");
 
+// The model gateway's providers: refused here, with the reason, rather than on the first call.
+const llm = await checkGateway(root, join(home, "build"), process.env);
+if (llm.problems.length) {
+  for (const p of llm.problems) console.error(`isoplane: ${p}`);
+  if (llm.config && Object.values(llm.config.providers).some((p) => p.type === "workers-ai")) {
+    console.error("isoplane: Workers AI needs a Cloudflare account; npm start has no AI binding (docs/workers-ai.md says how to try it).");
+  }
+  process.exit(1);
+}
+
 console.log("isoplane: applying D1 migrations to the local state…");
 const migrate = spawnSync(
   wrangler,
@@ -103,10 +114,10 @@ const dispatcher = workerFromConfig(
     // Locally, webhooks may target your own machine.
     WEBHOOK_ALLOW_PRIVATE: "true",
     SANDBOX_TOKEN: sandboxToken,
-    ...Object.fromEntries(
-      // The model provider and a run's wall-clock budget (default 300000 ms) come from the environment.
-      ["LLM_PROVIDER", "LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL", "RUN_TIMEOUT_MS"].filter((k) => process.env[k]).map((k) => [k, process.env[k]]),
-    ),
+    // The model providers (LLM_PROVIDERS and the secrets it names) come from the environment,
+    ...llm.vars,
+    // and so does a run's wall-clock budget (default 300000 ms).
+    ...(process.env.RUN_TIMEOUT_MS ? { RUN_TIMEOUT_MS: process.env.RUN_TIMEOUT_MS } : {}),
   },
   dispatcherPort,
 );
@@ -124,7 +135,7 @@ dispatcher.serviceBindings = { ...dispatcher.serviceBindings, SANDBOXES: { exter
 // {"tenantId"} says why a tenant's sandbox last stopped.
 writeFileSync(join(home, "sandbox-pool"), `${pool.address}\n`, { mode: 0o600 });
 writeFileSync(join(home, "sandbox-token"), `${sandboxToken}\n`, { mode: 0o600 });
-const controlPlane = workerFromConfig(root, "control-plane/wrangler.toml", controlPlaneBundle, { ADMIN_TOKEN: token, SECRETS_KEY: sealKey }, controlPlanePort);
+const controlPlane = workerFromConfig(root, "control-plane/wrangler.toml", controlPlaneBundle, { ADMIN_TOKEN: token, SECRETS_KEY: sealKey, ...gatewaySettings(llm.vars) }, controlPlanePort);
 
 mf = new Miniflare(
   convertV4MiniflareOptions({

@@ -1,3 +1,4 @@
+import { providerKeyRoutes } from "./routes/provider-keys";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { intSetting } from "../../core/env";
 import { BODY_READ_TIMEOUT_MS, setBodyReadTimeout } from "../../core/http/body";
@@ -43,8 +44,9 @@ export function createApp(publisherFor: (env: ControlPlaneApp["Bindings"]) => Pu
   app.route("/admin/runs", adminRuns);
   app.route("/v1/agents", agentRoutes);
   app.route("/v1/auth", authRoutes);
+  app.route("/v1/provider-keys", providerKeyRoutes);
   app.route("/dashboard", dashboard);
   registerDashboardSecurity(app);
-  serveOpenApi(app, "Isoplane control plane", "Tenants, keys, quotas and audit (admin token); agents, versions and secrets (tenant keys).");
+  serveOpenApi(app, "Isoplane control plane", "Tenants, keys, quotas and audit (admin token); agents, versions, secrets and provider keys (tenant keys).");
   return app;
 }

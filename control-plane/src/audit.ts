@@ -13,6 +13,9 @@ export type AuditAction =
   | "agent.delete"
   | "secret.put"
   | "secret.delete"
+  | "provider-key.put"
+  | "provider-key.delete"
+  | "agent.update"
   | "jwks.put"
   | "jwks.delete"
   | "run.cancel";

@@ -4,8 +4,12 @@ import { Quotas } from "../../core/quotas";
 import { ALLOW_ENTRY } from "../../core/egress";
 import { NextCursor } from "../../core/http/pagination";
 import { AgentName } from "../../core/names";
+import { PROVIDER_NAME } from "../../core/llm/config";
 
 const Timestamp = z.string().datetime();
+
+/** A model as a tenant or an operator names it; whether a provider serves it is checked against the gateway's configuration. */
+const ModelName = z.string().min(1).max(200);
 
 /** Tenant ids of the wrong shape are not refused here: they cannot exist, so they get the 404 of a missing tenant. */
 export const TenantIdParam = z.object({ tenantId: z.string().openapi({ param: { name: "tenantId", in: "path" }, example: "ten_01jd00000000000000ab" }) });
@@ -25,6 +29,7 @@ export const TenantView = z
     egressAllow: z.array(z.string()).openapi({ description: "Hosts the tenant's agents may fetch." }),
     retentionDays: z.number().int().openapi({ description: "Days finished runs' records and event logs are kept (the ledger is kept for billing)." }),
     queueWeight: z.number().int().openapi({ description: "How many times the default async lane width the tenant gets." }),
+    defaultModel: z.string().nullable().openapi({ description: "The model its agents' calls go to when neither the call nor the agent names one (null: the platform's default)." }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
@@ -44,6 +49,7 @@ export const PatchTenant = z
       .openapi({ description: "Replaces the allowlist. Private, loopback and platform hosts stay denied whatever it says." }),
     retentionDays: z.number().int().min(1).max(3650).nullable().optional().openapi({ description: "Days finished runs' records and event logs are kept; null restores the default (30)." }),
     queueWeight: z.number().int().min(1).max(100).nullable().optional().openapi({ description: "Multiplies the tenant's async lane width (default 1); null restores it." }),
+    defaultModel: ModelName.nullable().optional().openapi({ description: "`provider/model` or an alias the platform configures; null restores the platform's default." }),
   })
   .openapi("PatchTenant");
 
@@ -98,8 +104,28 @@ export const PublishedScript = z
   .openapi("PublishedScript");
 
 export const AgentSummary = z
-  .object({ name: z.string(), activeVersion: z.number().int().nullable(), createdAt: Timestamp, updatedAt: Timestamp })
+  .object({
+    name: z.string(),
+    activeVersion: z.number().int().nullable(),
+    defaultModel: z.string().nullable().openapi({ description: "The model the agent's calls go to when they name none (null: the tenant's, else the platform's)." }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
   .openapi("AgentSummary");
+
+export const PatchAgent = z
+  .strictObject({ defaultModel: ModelName.nullable().openapi({ description: "`provider/model` or an alias; null: the tenant's default, else the platform's." }) })
+  .openapi("PatchAgent");
+
+export const ProviderParam = z.object({
+  provider: z.string().regex(PROVIDER_NAME).openapi({ param: { name: "provider", in: "path" }, example: "openai" }),
+});
+
+export const PutProviderKey = z.strictObject({ key: z.string().min(1).max(5 * 1024).openapi({ description: "The provider's API key. Sealed at rest, never returned." }) }).openapi("PutProviderKey");
+
+export const ProviderKeyView = z.object({ provider: z.string(), updatedAt: Timestamp }).openapi("ProviderKey");
+
+export const ProviderKeyList = z.object({ keys: z.array(ProviderKeyView) }).openapi("ProviderKeyList");
 
 export const AgentList = z.object({ agents: z.array(AgentSummary), cursor: NextCursor }).openapi("AgentList");
 

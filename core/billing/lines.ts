@@ -39,7 +39,8 @@ interface TenantUsage {
   runs: number;
   cpuMs: number;
   cpuMeasuredRuns: number;
-  models: { model: string; input: number; output: number }[];
+  /** Tokens per model id; `tenantInput`/`tenantOutput`: the part served on the tenant's own key. */
+  models: { model: string; input: number; output: number; tenantInput: number; tenantOutput: number }[];
   /** Sum over the period's measured days of the bytes stored that day (byte-days), and how many days were measured. */
   storageByteDays: number;
   storageDays: number;
@@ -119,8 +120,18 @@ export function linesFor(u: TenantUsage, p: Period, prices: PriceBook, costs: Pl
     add("storage-gb-month", `R2 storage (measured on ${u.storageDays} of ${p.days} days)`, u.storageByteDays, "Byte-days", gbMonths, "GB-months", prices.perGbMonthStored, amountMicros(gbMonths, costs.perGbMonthStored));
   }
   for (const m of u.models) {
-    add(`input-tokens:${m.model}`, `Model input tokens (${m.model})`, m.input, "Tokens", m.input / 1000, "1K tokens", modelPrice(prices.perThousandInputTokens, m.model), amountMicros(m.input / 1000, modelPrice(costs.perThousandInputTokens, m.model)));
-    add(`output-tokens:${m.model}`, `Model output tokens (${m.model})`, m.output, "Tokens", m.output / 1000, "1K tokens", modelPrice(prices.perThousandOutputTokens, m.model), amountMicros(m.output / 1000, modelPrice(costs.perThousandOutputTokens, m.model)));
+    const input = m.input - m.tenantInput;
+    const output = m.output - m.tenantOutput;
+    // Tokens on the platform's keys; a model used only on the tenant's own key has none.
+    if (input > 0 || output > 0 || (m.tenantInput === 0 && m.tenantOutput === 0)) {
+      add(`input-tokens:${m.model}`, `Model input tokens (${m.model})`, input, "Tokens", input / 1000, "1K tokens", modelPrice(prices.perThousandInputTokens, m.model), amountMicros(input / 1000, modelPrice(costs.perThousandInputTokens, m.model)));
+      add(`output-tokens:${m.model}`, `Model output tokens (${m.model})`, output, "Tokens", output / 1000, "1K tokens", modelPrice(prices.perThousandOutputTokens, m.model), amountMicros(output / 1000, modelPrice(costs.perThousandOutputTokens, m.model)));
+    }
+    // Tokens on the tenant's own key: the provider bills the tenant; here they are shown, at no charge and no cost.
+    if (m.tenantInput > 0 || m.tenantOutput > 0) {
+      add(`input-tokens:${m.model}:tenant-key`, `Model input tokens (${m.model}, tenant's own key)`, m.tenantInput, "Tokens", m.tenantInput / 1000, "1K tokens", 0, 0);
+      add(`output-tokens:${m.model}:tenant-key`, `Model output tokens (${m.model}, tenant's own key)`, m.tenantOutput, "Tokens", m.tenantOutput / 1000, "1K tokens", 0, 0);
+    }
   }
   return { lines, billed, platform };
 }
@@ -156,7 +167,8 @@ export async function* tenantUsage(d1: D1Database, p: Period, tenant?: string): 
         .bind(p.firstDay, p.nextFirstDay, ...ids),
       d1
         .prepare(
-          `SELECT tenant_id, model, SUM(input_tokens) AS input, SUM(output_tokens) AS output
+          `SELECT tenant_id, model, SUM(input_tokens) AS input, SUM(output_tokens) AS output,
+                  SUM(tenant_input_tokens) AS tenant_input, SUM(tenant_output_tokens) AS tenant_output
            FROM usage_daily_models WHERE day >= ?1 AND day < ?2 AND tenant_id IN (${marks})
            GROUP BY tenant_id, model ORDER BY tenant_id, model`,
         )
@@ -180,7 +192,13 @@ export async function* tenantUsage(d1: D1Database, p: Period, tenant?: string): 
         cpuMeasuredRuns: Number(t?.measured ?? 0),
         storageByteDays: Number(s?.byte_days ?? 0),
         storageDays: Number(s?.days ?? 0),
-        models: models!.results.filter((r) => r.tenant_id === id).map((r) => ({ model: String(r.model), input: Number(r.input), output: Number(r.output) })),
+        models: models!.results.filter((r) => r.tenant_id === id).map((r) => ({
+          model: String(r.model),
+          input: Number(r.input),
+          output: Number(r.output),
+          tenantInput: Number(r.tenant_input ?? 0),
+          tenantOutput: Number(r.tenant_output ?? 0),
+        })),
       };
     }
     cursor = ids.at(-1)!;

@@ -20,13 +20,16 @@ export const PriceBook = z.strictObject({
 });
 export type PriceBook = z.infer<typeof PriceBook>;
 
+/** The built-in model's name in ledgers written before models were named `provider/model`. */
+const LEGACY_BUILTIN = "isoplane-echo";
+
 /** An example tenant price book (the operator sets their own in PRICE_BOOK). */
 export const DEFAULT_PRICE_BOOK: PriceBook = {
   currency: "USD",
   perRun: 0.00002,
   perMillionCpuMs: 0.05,
-  perThousandInputTokens: { "*": 0.0006, "isoplane-echo": 0 },
-  perThousandOutputTokens: { "*": 0.0024, "isoplane-echo": 0 },
+  perThousandInputTokens: { "*": 0.0006, "builtin/isoplane-echo": 0, [LEGACY_BUILTIN]: 0 },
+  perThousandOutputTokens: { "*": 0.0024, "builtin/isoplane-echo": 0, [LEGACY_BUILTIN]: 0 },
   perGbMonthStored: 0.03,
 };
 
@@ -55,12 +58,18 @@ export const WORKERS_FOR_PLATFORMS_LIST_PRICE: PlatformCosts = {
   includedCpuMs: 60_000_000,
   perMillionRequests: 0.3,
   perMillionCpuMs: 0.02,
-  perThousandInputTokens: { "*": 0.00015, "isoplane-echo": 0 },
-  perThousandOutputTokens: { "*": 0.0006, "isoplane-echo": 0 },
+  perThousandInputTokens: { "*": 0.00015, "builtin/isoplane-echo": 0, [LEGACY_BUILTIN]: 0 },
+  perThousandOutputTokens: { "*": 0.0006, "builtin/isoplane-echo": 0, [LEGACY_BUILTIN]: 0 },
 };
 
+/**
+ * A model's price: listed under its id (`openai/gpt-4o-mini`), else under the provider's own name
+ * for it (`gpt-4o-mini`: price books written before models had providers), else `*`.
+ */
 export function modelPrice(table: Record<string, number>, model: string): number {
-  return table[model] ?? table["*"]!;
+  const slash = model.indexOf("/");
+  const own = slash > 0 ? model.slice(slash + 1) : null;
+  return (Object.hasOwn(table, model) ? table[model] : own !== null && Object.hasOwn(table, own) ? table[own] : undefined) ?? table["*"]!;
 }
 
 /** Reads a JSON setting with its schema; a malformed setting is a configuration error, said loudly. */

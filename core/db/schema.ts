@@ -18,6 +18,8 @@ export const tenants = sqliteTable(
     retentionDays: integer("retention_days"),
     /** Multiplies the tenant's async lane width (null: 1). */
     queueWeight: integer("queue_weight"),
+    /** The model its agents' calls go to when they name none and their agent sets none (null: the platform's). */
+    defaultModel: text("default_model"),
     createdAt: createdAt(),
     updatedAt: integer("updated_at").notNull(),
     deletedAt: integer("deleted_at"),
@@ -52,6 +54,8 @@ export const agents = sqliteTable(
     activeVersion: integer("active_version"),
     /** Bumped whenever a secret changes, so isolates built with the old secrets are not reused. */
     secretsRev: integer("secrets_rev").notNull().default(0),
+    /** The model this agent's calls go to when they name none (null: the tenant's, else the platform's). */
+    defaultModel: text("default_model"),
     createdAt: createdAt(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -109,7 +113,7 @@ export const runs = sqliteTable(
     subrequests: integer("subrequests").notNull().default(0),
     /** The end user (`sub` of a tenant-signed JWT) the run was made for, if any. */
     endUser: text("end_user"),
-    /** Tokens per model: JSON `{"<model>": {"input": n, "output": n}}`, kept by the LLM binding. */
+    /** Tokens per model id: JSON `{"<provider/model>": {"input": n, "output": n, "tenantInput"?: n, "tenantOutput"?: n}}`, kept by the LLM binding. */
     modelUsage: text("model_usage").notNull().default("{}"),
   },
   (t) => [index("runs_tenant_created").on(t.tenantId, t.createdAt), index("runs_tenant_id").on(t.tenantId, t.id)],
@@ -127,6 +131,21 @@ export const agentSecrets = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.agent, t.name] })],
+);
+
+/**
+ * A tenant's own keys for model providers (BYOK), sealed like agent secrets under the platform
+ * key, bound to tenant and provider; never returned. Its runs on that provider use it.
+ */
+export const providerKeys = sqliteTable(
+  "provider_keys",
+  {
+    tenantId: text("tenant_id").notNull(),
+    provider: text("provider").notNull(),
+    sealed: text("sealed").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.provider] })],
 );
 
 /** Who did what to which tenant, when: written in the same D1 batch as the change it records. */
@@ -226,6 +245,9 @@ export const usageDailyModels = sqliteTable(
     model: text("model").notNull(),
     inputTokens: integer("input_tokens").notNull(),
     outputTokens: integer("output_tokens").notNull(),
+    /** The part of the tokens served on the tenant's own key (counted, not charged). */
+    tenantInputTokens: integer("tenant_input_tokens").notNull().default(0),
+    tenantOutputTokens: integer("tenant_output_tokens").notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.day, t.model] })],
 );

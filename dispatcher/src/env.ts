@@ -7,7 +7,7 @@ import type { Bound, PlatformEnv } from "../../core/env";
  * optional settings no config declares. Bindings the generated types leave loose are narrowed
  * here, never added: each is indexed from the generated interface.
  */
-export interface DispatcherEnv extends Omit<DispatcherBindings, "RUNS" | "LEDGER" | "LLM_PROVIDER">, PlatformEnv {
+export interface DispatcherEnv extends Omit<DispatcherBindings, "RUNS" | "LEDGER">, PlatformEnv {
   // The shared bindings core/ code reads (PlatformEnv), required of this Worker's own config.
   DB: Bound<DispatcherBindings, "DB", D1Database>;
   BUCKET: Bound<DispatcherBindings, "BUCKET", R2Bucket>;
@@ -24,11 +24,17 @@ export interface DispatcherEnv extends Omit<DispatcherBindings, "RUNS" | "LEDGER
   RUNS: Bound<DispatcherBindings, "RUNS", Queue<RunMessage>>;
   /** `true` lets webhooks target private and loopback addresses (local development only). */
   WEBHOOK_ALLOW_PRIVATE?: string;
-  /** `builtin` (default), `openai` (any OpenAI-compatible chat completions endpoint) or `anthropic` (Messages API). */
-  LLM_PROVIDER?: DispatcherBindings["LLM_PROVIDER"];
+  /**
+   * The one-provider settings of earlier versions (`builtin`, `openai` or `anthropic`, its base
+   * URL, model and key), read only when LLM_PROVIDERS is unset. The providers' keys are secrets
+   * named by LLM_PROVIDERS and read from this env by name (dispatcher/src/llm/gateway.ts).
+   */
+  LLM_PROVIDER?: string;
   LLM_BASE_URL?: string;
   LLM_API_KEY?: string;
   LLM_MODEL?: string;
+  /** Workers AI (`[ai] binding = "AI"`), bound only when a `workers-ai` provider is configured. */
+  AI?: import("./llm/workers-ai").AiBinding;
   /** Wall-clock budget of one run in milliseconds (default 300000). */
   RUN_TIMEOUT_MS?: string;
   /** Largest context object a tenant may upload in bytes (default 25 MiB). */

@@ -1,6 +1,7 @@
 // The deploy's inputs: command-line arguments, the deploy config file (JSONC, git-ignored) and
 // the environment. Pure functions, so the tests run them inside workerd like everything else.
 import { COMMITTED_QUEUES, SECRETS, type WorkerKey } from "./workers.ts";
+import { gatewayConfig, secretNames } from "../../core/llm/config.ts";
 
 export interface DeployArgs {
   dryRun: boolean;
@@ -94,8 +95,25 @@ export interface DeployConfig {
   controlPlane: WorkerExposure;
   /** Hosts tenant code may never fetch, besides those of the routes (which are added). */
   platformHosts: string[];
-  llm: { provider: "builtin" | "openai" | "anthropic"; baseUrl: string | null; model: string | null };
+  /**
+   * The model gateway: either the one-provider form (`provider`, `baseUrl`, `model`, key in
+   * LLM_API_KEY) or the gateway's own configuration (`providers`, `aliases`, `defaultModel`,
+   * `fallbacks`, `retry`: core/llm/config.ts), deployed as LLM_PROVIDERS with the secrets it names.
+   */
+  llm: {
+    provider: "builtin" | "openai" | "anthropic";
+    baseUrl: string | null;
+    model: string | null;
+    /** LLM_PROVIDERS, when the gateway's own form is used. */
+    gateway: string | null;
+    /** Secrets the providers name; each must be in the deploy's environment. */
+    secrets: string[];
+    /** A `workers-ai` provider: the dispatcher gets the `AI` binding. */
+    workersAi: boolean;
+  };
 }
+
+const GATEWAY_KEYS = ["providers", "aliases", "defaultModel", "fallbacks", "retry"];
 
 /** Lower-case letters, digits and dashes, 3–63 characters: valid for D1, R2, Queues and namespaces alike. */
 const RESOURCE_NAME = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
@@ -146,7 +164,8 @@ export function validateDeployConfig(raw: unknown, env: Env, mode: "deploy" | "d
   const d1 = obj(root.d1, "d1", ["name", "id", "location"]);
   const r2 = obj(root.r2, "r2", ["bucket", "location"]);
   const queues = obj(root.queues, "queues", Object.keys(COMMITTED_QUEUES));
-  const llm = obj(root.llm, "llm", ["provider", "baseUrl", "model"]);
+  const gatewayForm = typeof root.llm === "object" && root.llm !== null && Object.keys(root.llm).some((k) => GATEWAY_KEYS.includes(k));
+  const llm = obj(root.llm, "llm", gatewayForm ? GATEWAY_KEYS : ["provider", "baseUrl", "model"]);
 
   const envAccount = env.CLOUDFLARE_ACCOUNT_ID?.trim() || null;
   const accountId = envAccount
@@ -154,12 +173,26 @@ export function validateDeployConfig(raw: unknown, env: Env, mode: "deploy" | "d
     : str(root.accountId, "accountId", null, ACCOUNT_ID, "32 hex characters");
   if (mode === "deploy" && !accountId) errors.push("no Cloudflare account: set CLOUDFLARE_ACCOUNT_ID or accountId in the deploy config");
 
-  const provider = str(llm.provider, "llm.provider", "builtin");
+  const provider = gatewayForm ? "builtin" : str(llm.provider, "llm.provider", "builtin");
   if (provider !== "builtin" && provider !== "openai" && provider !== "anthropic") errors.push(`llm.provider "${provider}" is not builtin, openai or anthropic`);
-  const baseUrl = str(llm.baseUrl, "llm.baseUrl", null, /^https:\/\/\S+$/, "an https:// URL");
-  const model = str(llm.model, "llm.model", null);
+  const baseUrl = gatewayForm ? null : str(llm.baseUrl, "llm.baseUrl", null, /^https:\/\/\S+$/, "an https:// URL");
+  const model = gatewayForm ? null : str(llm.model, "llm.model", null);
   if (provider === "openai" && (!baseUrl || !model)) errors.push("llm.provider openai needs llm.baseUrl and llm.model");
   if (provider === "anthropic" && !model) errors.push("llm.provider anthropic needs llm.model");
+  let gateway: string | null = null;
+  let llmSecrets: string[] = provider === "builtin" ? [] : ["LLM_API_KEY"];
+  let workersAi = false;
+  if (gatewayForm) {
+    gateway = JSON.stringify(llm);
+    try {
+      // The same parser the Workers use: what deploys is what they accept.
+      const parsed = gatewayConfig({ LLM_PROVIDERS: gateway });
+      llmSecrets = [...new Set(secretNames(parsed).map((x) => x.secret))];
+      workersAi = Object.values(parsed.providers).some((p) => p.type === "workers-ai");
+    } catch (err) {
+      errors.push((err as Error).message.replace(/^LLM_PROVIDERS is invalid: /, "llm: "));
+    }
+  }
 
   const hosts = root.platformHosts === undefined ? [] : root.platformHosts;
   const platformHosts: string[] = [];
@@ -183,7 +216,7 @@ export function validateDeployConfig(raw: unknown, env: Env, mode: "deploy" | "d
     dispatcher: exposure(root.dispatcher, "dispatcher", errors, obj, str),
     controlPlane: exposure(root.controlPlane, "controlPlane", errors, obj, str),
     platformHosts,
-    llm: { provider: provider as DeployConfig["llm"]["provider"], baseUrl, model },
+    llm: { provider: provider as DeployConfig["llm"]["provider"], baseUrl, model, gateway, secrets: llmSecrets, workersAi },
   };
   const queueNames = Object.values(config.queues);
   if (new Set(queueNames).size !== queueNames.length) errors.push("queues.runs, queues.ledger, queues.metering and queues.meteringDeadLetter must be four different queues");
@@ -258,10 +291,14 @@ export function secretValues(env: Env, config: DeployConfig, skip: boolean): Sec
     for (const secret of secrets) {
       const value = env[secret.name];
       if (value) byWorker[worker].push({ name: secret.name, value });
-      else if ((secret.required || (secret.name === "LLM_API_KEY" && config.llm.provider !== "builtin")) && !missing.has(secret.name)) {
-        missing.set(secret.name, secret.description);
-      }
+      else if (secret.required && !missing.has(secret.name)) missing.set(secret.name, secret.description);
     }
+  }
+  // The model providers' keys, by the names their configuration gives them.
+  for (const name of config.llm.secrets) {
+    const value = env[name];
+    if (!value) missing.set(name, name === "LLM_API_KEY" ? "the model provider's API key (not needed for the built-in model)" : "a model provider's key, named in llm");
+    else if (!byWorker.dispatcher.some((x) => x.name === name)) byWorker.dispatcher.push({ name, value });
   }
   for (const [name, description] of missing) errors.push(`${name} (${description}) is not set in the environment`);
   const key = env.SECRETS_KEY;

@@ -95,9 +95,8 @@ function renderOne(key: WorkerKey, input: RenderInput, problems: string[]): Obj 
   const vars = { ...((env.vars as Obj | undefined) ?? {}) };
   const platformHosts = [...new Set([...config.platformHosts, ...routeHosts(config.dispatcher.routes), ...routeHosts(config.controlPlane.routes)])];
   if (key === "dispatcher") {
-    vars.LLM_PROVIDER = config.llm.provider;
-    if (config.llm.baseUrl) vars.LLM_BASE_URL = config.llm.baseUrl;
-    if (config.llm.model) vars.LLM_MODEL = config.llm.model;
+    Object.assign(vars, llmVars(config));
+    if (config.llm.workersAi) env.ai = { binding: "AI" };
     if (vars.RUNTIME !== "wfp") problem(`[env.${ENV}] must set RUNTIME = "wfp"`);
     if (!list(env.dispatch_namespaces).length) problem(`[env.${ENV}] needs the DISPATCHER dispatch namespace binding`);
   }
@@ -105,6 +104,8 @@ function renderOne(key: WorkerKey, input: RenderInput, problems: string[]): Obj 
     if (platformHosts.length) vars.PLATFORM_HOSTS = platformHosts.join(",");
   }
   if (key === "controlPlane") {
+    // The control plane checks the default models and tenant keys it stores against the same configuration.
+    Object.assign(vars, llmVars(config));
     if (vars.PUBLISHER !== "wfp") problem(`[env.${ENV}] must set PUBLISHER = "wfp"`);
     vars.DISPATCH_NAMESPACE = config.dispatchNamespace;
     vars.DISPATCHER_SCRIPT_NAME = WORKERS.dispatcher.name;
@@ -151,5 +152,15 @@ export function resourcesOf(config: DeployConfig): { d1: string; r2: string; nam
     r2: config.r2.bucket,
     namespace: config.dispatchNamespace,
     queues: [config.queues.runs, config.queues.ledger, config.queues.metering, config.queues.meteringDeadLetter],
+  };
+}
+
+/** The model gateway's settings as vars (never its secrets: those are put as secrets by name). */
+function llmVars(config: DeployConfig): Record<string, string> {
+  if (config.llm.gateway) return { LLM_PROVIDERS: config.llm.gateway };
+  return {
+    LLM_PROVIDER: config.llm.provider,
+    ...(config.llm.baseUrl ? { LLM_BASE_URL: config.llm.baseUrl } : {}),
+    ...(config.llm.model ? { LLM_MODEL: config.llm.model } : {}),
   };
 }

@@ -39,7 +39,6 @@ export const SECRETS: Record<WorkerKey, readonly { name: string; required: boole
   outbound: [],
   dispatcher: [
     { name: "SECRETS_KEY", required: true, description: "the platform key sealing agent secrets (32 bytes, base64)" },
-    { name: "LLM_API_KEY", required: false, description: "the model provider's API key (not needed for the built-in model)" },
   ],
   controlPlane: [
     { name: "ADMIN_TOKEN", required: true, description: "the operator's credential for /admin" },

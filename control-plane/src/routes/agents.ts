@@ -11,7 +11,8 @@ import { agentSecretValues } from "../../../core/secrets";
 import { activateStatement, deleteAgentStatements, findAgent, findVersion, listVersions, scriptNames } from "../agents/store";
 import type { ControlPlaneApp } from "../context";
 import { publishing } from "../publisher/publishing";
-import { AgentDetail, AgentList, AgentParam, Rollback } from "../schemas";
+import { AgentDetail, AgentList, AgentParam, PatchAgent, Rollback } from "../schemas";
+import { checkModel } from "../models/check";
 import { notifyDispatcher } from "../tenants/notify";
 import { scriptRoutes } from "./scripts";
 import { secretRoutes } from "./secrets";
@@ -49,7 +50,7 @@ export async function agentPage(d1: D1Database, tenantId: string, { cursor, limi
 openapi(agentRoutes, listAgents, async (c) => {
   const { items, cursor: next } = await agentPage(c.env.DB, c.var.tenant.tenantId, c.req.valid("query"));
   return c.json({
-    agents: items.map((a) => ({ name: a.name, activeVersion: a.activeVersion, createdAt: isoTime(a.createdAt), updatedAt: isoTime(a.updatedAt) })),
+    agents: items.map((a) => ({ name: a.name, activeVersion: a.activeVersion, defaultModel: a.defaultModel, createdAt: isoTime(a.createdAt), updatedAt: isoTime(a.updatedAt) })),
     cursor: next,
   } satisfies z.infer<typeof AgentList>);
 });
@@ -61,6 +62,7 @@ export async function agentDetail(d1: D1Database, tenantId: string, name: string
   return {
     name: agent.name,
     activeVersion: agent.activeVersion,
+    defaultModel: agent.defaultModel,
     createdAt: isoTime(agent.createdAt),
     updatedAt: isoTime(agent.updatedAt),
     versions: versions.map((v) => ({
@@ -84,6 +86,35 @@ const getAgent = createRoute({
 });
 
 openapi(agentRoutes, getAgent, async (c) => c.json(await agentDetail(c.env.DB, c.var.tenant.tenantId, c.req.valid("param").agent)));
+
+const updateAgent = createRoute({
+  method: "patch",
+  path: "/{agent}",
+  operationId: "updateAgent",
+  summary: "Set the agent's default model (null: the tenant's default, else the platform's)",
+  security: bearerSecurity,
+  request: { params: AgentParam, body: { required: true, content: { "application/json": { schema: PatchAgent } } } },
+  responses: { 200: agentResponse, ...problems(400, 401, 403, 404, 413, 415, 503) },
+});
+
+openapi(agentRoutes, updateAgent, async (c) => {
+  const { agent } = c.req.valid("param");
+  const { tenantId, keyId } = c.var.tenant;
+  const { defaultModel } = c.req.valid("json");
+  if (defaultModel !== null) checkModel(c.env, defaultModel, "defaultModel");
+  await findAgent(c.env.DB, tenantId, agent);
+  const update = db(c.env.DB)
+    .update(agents)
+    .set({ defaultModel, updatedAt: Date.now() })
+    .where(and(eq(agents.tenantId, tenantId), eq(agents.name, agent)))
+    .toSQL();
+  await c.env.DB.batch([
+    c.env.DB.prepare(update.sql).bind(...update.params),
+    auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "agent.update", target: agent, detail: { defaultModel } }),
+  ]);
+  await notifyDispatcher(c.env, tenantId, { agent });
+  return c.json(await agentDetail(c.env.DB, tenantId, agent));
+});
 
 const rollbackAgent = createRoute({
   method: "post",

@@ -1,3 +1,4 @@
+import { checkModel } from "../models/check";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq, lt, ne, or, sql } from "drizzle-orm";
 import { clearAuthCache } from "../../../core/auth/tenant-auth";
@@ -103,19 +104,20 @@ const updateTenant = createRoute({
   method: "patch",
   path: "/{tenantId}",
   operationId: "updateTenant",
-  summary: "Rename, suspend or resume a tenant, or change its quotas (null restores a default)",
+  summary: "Rename, suspend or resume a tenant, or change its quotas, egress, retention, lane weight or default model (null restores a default)",
   security: bearerSecurity,
   request: { params: TenantIdParam, body: { required: true, content: { "application/json": { schema: PatchTenant } } } },
-  responses: { 200: tenantResponse, ...problems(400, 401, 403, 404, 413, 415) },
+  responses: { 200: tenantResponse, ...problems(400, 401, 403, 404, 413, 415, 503) },
 });
 
 openapi(adminTenants, updateTenant, async (c) => {
   const tenant = c.var.managedTenant;
   const patch = c.req.valid("json");
   const quotas = patch.quotas ? mergeQuotas(tenant.quotas, patch.quotas) : tenant.quotas;
+  if (patch.defaultModel) checkModel(c.env, patch.defaultModel, "defaultModel");
   await c.env.DB.batch([
     c.env.DB
-      .prepare("UPDATE tenants SET name = ?, status = ?, quotas = ?, egress_allow = ?, retention_days = ?, queue_weight = ?, updated_at = ? WHERE id = ?")
+      .prepare("UPDATE tenants SET name = ?, status = ?, quotas = ?, egress_allow = ?, retention_days = ?, queue_weight = ?, default_model = ?, updated_at = ? WHERE id = ?")
       .bind(
         patch.name ?? tenant.name,
         patch.status ?? tenant.status,
@@ -123,6 +125,7 @@ openapi(adminTenants, updateTenant, async (c) => {
         patch.egressAllow ? JSON.stringify([...new Set(patch.egressAllow)]) : tenant.egressAllow,
         patch.retentionDays !== undefined ? patch.retentionDays : tenant.retentionDays,
         patch.queueWeight !== undefined ? patch.queueWeight : tenant.queueWeight,
+        patch.defaultModel !== undefined ? patch.defaultModel : tenant.defaultModel,
         Date.now(),
         tenant.id,
       ),

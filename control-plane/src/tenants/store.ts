@@ -16,6 +16,7 @@ export function tenantView(t: Tenant): z.infer<typeof TenantView> {
     egressAllow: JSON.parse(t.egressAllow) as string[],
     retentionDays: t.retentionDays ?? DEFAULT_RETENTION_DAYS,
     queueWeight: t.queueWeight ?? 1,
+    defaultModel: t.defaultModel,
     createdAt: new Date(t.createdAt).toISOString(),
     updatedAt: new Date(t.updatedAt).toISOString(),
   };

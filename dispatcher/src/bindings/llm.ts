@@ -5,7 +5,10 @@ import { priceBook } from "../../../core/billing/spend";
 import type { DispatcherEnv } from "../env";
 import { MAX_JSON_DEPTH, valueNestsDeeper } from "../../../core/http/body";
 import { countTokens } from "../llm/builtin";
-import { chatProvider } from "../llm/provider";
+import { gatewayConfig, resolveModel, type ResolvedModel } from "../../../core/llm/config";
+import { openProviderKey } from "../../../core/secrets";
+import { type CallContext, ModelError, ModelGateway, type GatewayEnv, type Served } from "../llm/gateway";
+import type { LlmBegun } from "../runs/run-object";
 import { ChatRequest, type ChatChunk, type ChatResult, type StreamLine } from "../llm/types";
 import { runStub, tenantStub } from "../runs/stubs";
 import type { TenantProps } from "./storage";
@@ -25,20 +28,28 @@ function parse(request: unknown, method: string): ChatRequest {
 
 const inputTokensOf = (request: ChatRequest) => request.messages.reduce((n, m) => n + countTokens(m.content), 0);
 
+/** What an admitted call may spend, the model it goes to, and what it needs from its run. */
+interface Admitted {
+  budget: { remaining: number; book: PriceBook } | null;
+  target: ResolvedModel;
+  ctx: CallContext;
+}
+
 /**
- * `env.LLM` inside a tenant isolate. The provider key lives only here, in the platform's Worker;
- * tenant code sends messages and gets back text, tool calls and token usage, which is charged to
- * its run — by the platform, from the provider's own figures (or, for a stream cut short, an
- * estimate). A call is refused unless the named run of this tenant is running: otherwise it could
- * not be billed.
+ * `env.LLM` inside a tenant isolate: the model gateway's door. The provider keys live only here,
+ * in the platform's Worker; tenant code names a model (`provider/model` or an alias; by default
+ * its agent's, its tenant's or the platform's), sends messages and gets back text, tool calls and
+ * token usage, which is charged to its run — by the platform, from the provider's own figures
+ * (or, for a stream cut short, an estimate). A call is refused unless the named run of this
+ * tenant is running: otherwise it could not be billed.
  */
 export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
   async chat(request: unknown, runId: string): Promise<ChatResult> {
     const parsed = parse(request, "chat");
-    const budget = await this.admit(runId);
+    const { budget, target, ctx } = await this.admit(runId, parsed, "chat");
     if (budget && budget.remaining <= 0) throw new Error(SPEND_CAP_MESSAGE);
-    const result = await chatProvider(this.env).chat(parsed);
-    await this.charge(runId, result);
+    const { result, served } = await this.gateway("chat", () => this.models().chat(parsed, target, ctx));
+    await this.charge(runId, result, served);
     return result;
   }
 
@@ -50,11 +61,11 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
    */
   async stream(request: unknown, runId: string): Promise<ReadableStream<Uint8Array>> {
     const parsed = parse(request, "stream");
-    const budget = await this.admit(runId);
+    const { budget, target, ctx } = await this.admit(runId, parsed, "stream");
     if (budget && budget.remaining <= 0) throw new Error(SPEND_CAP_MESSAGE);
-    const chunks = chatProvider(this.env).stream(parsed)[Symbol.asyncIterator]();
+    const { chunks, served } = await this.gateway("stream", () => this.models().stream(parsed, target, ctx));
     const encoder = new TextEncoder();
-    const model = parsed.model ?? "*";
+    const model = served.id;
     const inputTokens = inputTokensOf(parsed);
     let content = "";
     let charged = false;
@@ -62,7 +73,7 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
     const chargeOnce = async (result: ChatResult) => {
       if (charged) return;
       charged = true;
-      await this.charge(runId, result);
+      await this.charge(runId, result, served);
     };
     const estimate = () => ({ content, model, toolCalls: [], usage: { inputTokens, outputTokens: countTokens(content) } });
     const cutOff = async () => {
@@ -70,6 +81,8 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
       await runStub(this.env, this.ctx.props.tenantId, runId).platform(this.ctx.props.tenantId, "spend-cap.reached", { model, outputTokens: countTokens(content) });
     };
     const line = (value: StreamLine) => encoder.encode(`${JSON.stringify(value)}\n`);
+    // Tokens on the tenant's own key cost the platform nothing: the spend cap does not watch them.
+    const watch = served.tenantKey ? null : budget;
     return new ReadableStream<Uint8Array>({
       async pull(controller) {
         if (stopped) return;
@@ -84,13 +97,13 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
           const chunk: ChatChunk = next.value;
           if (chunk.type === "done") {
             await chargeOnce(chunk);
-          } else if (budget) {
+          } else if (watch) {
             // The provider reports usage at the end; until then, estimate what the stream has cost.
             content += chunk.content;
             const cost =
-              amountMicros(inputTokens / 1000, modelPrice(budget.book.perThousandInputTokens, model)) +
-              amountMicros(countTokens(content) / 1000, modelPrice(budget.book.perThousandOutputTokens, model));
-            if (cost > budget.remaining) {
+              amountMicros(inputTokens / 1000, modelPrice(watch.book.perThousandInputTokens, model)) +
+              amountMicros(countTokens(content) / 1000, modelPrice(watch.book.perThousandOutputTokens, model));
+            if (cost > watch.remaining) {
               stopped = true;
               await cutOff();
               await chunks.return?.();
@@ -106,7 +119,7 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
           stopped = true;
           await chargeOnce(estimate());
           const message = errorLine(err, { named: false });
-          controller.enqueue(line({ type: "error", error: `LLM.stream: ${message}` }));
+          controller.enqueue(line({ type: "error", error: `LLM.stream: ${model}: ${message}` }));
           controller.close();
         }
       },
@@ -119,29 +132,70 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
     });
   }
 
+  private models(): ModelGateway {
+    return new ModelGateway(gatewayConfig(this.env), this.env as unknown as GatewayEnv);
+  }
+
+  /** Runs a gateway call; its refusals reach the agent as one clear line naming the method. */
+  private async gateway<T>(method: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof ModelError) throw new Error(`LLM.${method}: ${err.message}`);
+      throw new Error(`LLM.${method}: ${errorLine(err, { named: false })}`);
+    }
+  }
+
   /**
    * Checks with the run's object that the run is this tenant's, running and under its
-   * `llmCallsPerRun` (the call is counted there), and returns what it may still spend under the
-   * tenant's monthly cap (null: no cap) — the cap, less the month's billed usage kept by the
-   * tenant's object, less what this run has used so far.
+   * `llmCallsPerRun` (the call is counted there); resolves the model the call goes to; and
+   * returns what it may still spend under the tenant's monthly cap (null: no cap) — the cap,
+   * less the month's billed usage kept by the tenant's object, less what this run has used so far.
    */
-  private async admit(runId: string): Promise<{ remaining: number; book: PriceBook } | null> {
+  private async admit(runId: string, request: ChatRequest, method: string): Promise<Admitted> {
     const tenantId = this.ctx.props.tenantId;
     if (typeof runId !== "string" || !/^run_[0-9a-z]{20}$/.test(runId)) throw new Error("LLM: platform bindings only work during a run of this tenant (this run is not running)");
-    const begun = await runStub(this.env, this.ctx.props.tenantId, runId).llmBegin(tenantId);
+    let config;
+    try {
+      config = gatewayConfig(this.env);
+    } catch (err) {
+      // The operator's mistake, said as such: the agent cannot fix it.
+      throw new Error(`LLM.${method}: the platform's model configuration is invalid (${errorLine(err, { named: false })})`);
+    }
+    const run = runStub(this.env, tenantId, runId);
+    const begun = await run.llmBegin(tenantId);
     if (!begun.ok) throw new Error(`LLM: ${begun.reason}`);
-    if (!begun.spendCapped) return null;
+    const target = this.target(config, request, begun, method);
+    const ctx: CallContext = {
+      deadline: begun.deadline,
+      event: (type, data) => run.platform(tenantId, type, data),
+      tenantKey: async (provider) => {
+        if (!begun.tenantKeys.includes(provider)) return null;
+        const sealed = await tenantStub(this.env, tenantId).providerKey(tenantId, provider);
+        return sealed === null ? null : openProviderKey(this.env.SECRETS_KEY, tenantId, provider, sealed);
+      },
+    };
+    if (!begun.spendCapped) return { budget: null, target, ctx };
     const remaining = await tenantStub(this.env, tenantId).remainingMicros(tenantId);
-    if (remaining === null) return null;
-    return { remaining: remaining - begun.spentMicros, book: priceBook(this.env) };
+    if (remaining === null) return { budget: null, target, ctx };
+    return { budget: { remaining: remaining - begun.spentMicros, book: priceBook(this.env) }, target, ctx };
+  }
+
+  /** The model a call names, else its agent's or tenant's default, else the platform's; an unknown one is refused, never replaced. */
+  private target(config: ReturnType<typeof gatewayConfig>, request: ChatRequest, begun: LlmBegun, method: string): ResolvedModel {
+    const [name, whose] = request.model !== undefined ? [request.model, "model"] : begun.defaultModel !== null ? [begun.defaultModel, "the default model"] : [config.defaultModel, "the platform's default model"];
+    const resolved = resolveModel(config, name);
+    if (!resolved.ok) throw new TypeError(`LLM.${method}: ${whose === "model" ? "" : `${whose}: `}${resolved.error}`);
+    return resolved;
   }
 
   /** Tokens are charged to the run while it is open; after it ended (cancelled, timed out) they are refused. */
-  private async charge(runId: string, result: ChatResult): Promise<void> {
+  private async charge(runId: string, result: ChatResult, served: Served): Promise<void> {
     await runStub(this.env, this.ctx.props.tenantId, runId).charge(this.ctx.props.tenantId, {
-      model: result.model,
+      model: served.id,
       inputTokens: result.usage.inputTokens,
       outputTokens: result.usage.outputTokens,
+      ...(served.tenantKey ? { tenantKey: true } : {}),
     }, true);
   }
 }

@@ -92,11 +92,13 @@ export async function flushRuns(d1: D1Database, messages: LedgerMessage[], now =
       .bind(batch),
     d1
       .prepare(
-        `INSERT INTO usage_daily_models (tenant_id, day, model, input_tokens, output_tokens)
-         SELECT u.tenant_id, u.day, j.key, SUM(COALESCE(json_extract(j.value, '$.input'), 0)), SUM(COALESCE(json_extract(j.value, '$.output'), 0))
+        `INSERT INTO usage_daily_models (tenant_id, day, model, input_tokens, output_tokens, tenant_input_tokens, tenant_output_tokens)
+         SELECT u.tenant_id, u.day, j.key, SUM(COALESCE(json_extract(j.value, '$.input'), 0)), SUM(COALESCE(json_extract(j.value, '$.output'), 0)),
+                SUM(COALESCE(json_extract(j.value, '$.tenantInput'), 0)), SUM(COALESCE(json_extract(j.value, '$.tenantOutput'), 0))
          FROM usage u, json_each(u.model_usage) j WHERE u.batch_id = ?1 GROUP BY u.tenant_id, u.day, j.key
          ON CONFLICT (tenant_id, day, model) DO UPDATE SET
-           input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens`,
+           input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+           tenant_input_tokens = tenant_input_tokens + excluded.tenant_input_tokens, tenant_output_tokens = tenant_output_tokens + excluded.tenant_output_tokens`,
       )
       .bind(batch),
   ]);

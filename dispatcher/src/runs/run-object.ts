@@ -48,6 +48,16 @@ export interface StoredEvent {
   data: Json;
 }
 
+/** A model call admitted: what the run has spent, its default model, the tenant's own keys, its deadline. */
+export interface LlmBegun {
+  ok: true;
+  spentMicros: number;
+  spendCapped: boolean;
+  defaultModel: string | null;
+  tenantKeys: string[];
+  deadline: number | null;
+}
+
 export interface CreateRun {
   id: string;
   tenantId: string;
@@ -297,14 +307,21 @@ export class RunObject extends DurableObject<DispatcherEnv> {
    * A model call about to start: refused unless running and under `llmCallsPerRun`; counted now.
    * Returns what the run has spent so far (for the spend cap's remaining budget).
    */
-  async llmBegin(runId: string, tenantId: string): Promise<{ ok: true; spentMicros: number; spendCapped: boolean } | { ok: false; reason: string }> {
+  async llmBegin(runId: string, tenantId: string): Promise<LlmBegun | { ok: false; reason: string }> {
     const s = await this.load(runId);
     if (!s || s.tenantId !== tenantId || s.status !== "running") return { ok: false, reason: "platform bindings only work during a run of this tenant (this run is not running)" };
     const limit = s.policy.llmCallsPerRun;
     if (limit !== null && s.usage.llmCalls >= limit) return { ok: false, reason: `the run has used its ${limit} model calls (llmCallsPerRun)` };
     s.usage.llmCalls += 1;
     await this.save(s);
-    return { ok: true, spentMicros: runPriceMicros(this.env, toRow(s)), spendCapped: s.policy.spendCapped };
+    return {
+      ok: true,
+      spentMicros: runPriceMicros(this.env, toRow(s)),
+      spendCapped: s.policy.spendCapped,
+      defaultModel: s.policy.defaultModel ?? null,
+      tenantKeys: s.policy.tenantKeys ?? [],
+      deadline: s.startedAt === null ? null : s.startedAt + s.timeoutMs,
+    };
   }
 
   /**

@@ -33,7 +33,19 @@ export interface UsageCounters {
   subrequests: number;
 }
 
-export type UsageDelta = Partial<UsageCounters> & { model?: string };
+/** `tenantKey`: the tokens were served on the tenant's own provider key (billed to it by the provider, not here). */
+export type UsageDelta = Partial<UsageCounters> & { model?: string; tenantKey?: boolean };
+
+/**
+ * Tokens of one model in a run: all of them, and (when any were) the part served on the tenant's
+ * own key — counted and exported, never charged. JSON in `runs.model_usage` and `usage.model_usage`.
+ */
+export interface ModelTokens {
+  input: number;
+  output: number;
+  tenantInput?: number;
+  tenantOutput?: number;
+}
 
 export const zeroUsage = (): UsageCounters => ({
   llmCalls: 0,
@@ -56,6 +68,10 @@ export interface RunPolicy {
   /** The tenant has a `storageBytes` quota: `env.STORAGE.put` reserves its bytes with the tenant's object. */
   storageMetered?: boolean;
   retentionDays: number;
+  /** The model of a call that names none: the agent's default, else the tenant's (null: the platform's). */
+  defaultModel?: string | null;
+  /** Providers the tenant stored its own key for when the run was admitted. */
+  tenantKeys?: string[];
 }
 
 /** Everything the run's Durable Object keeps about it (besides its event log). */
@@ -74,7 +90,7 @@ export interface RunState {
   wallMs: number | null;
   cpuMs: number | null;
   usage: UsageCounters;
-  modelUsage: Record<string, { input: number; output: number }>;
+  modelUsage: Record<string, ModelTokens>;
   outputBytes: number | null;
   policy: RunPolicy;
   webhook: string | null;
@@ -124,6 +140,10 @@ export function addUsage(s: RunState, delta: UsageDelta): void {
     const m = (s.modelUsage[delta.model] ??= { input: 0, output: 0 });
     m.input += delta.inputTokens ?? 0;
     m.output += delta.outputTokens ?? 0;
+    if (delta.tenantKey) {
+      m.tenantInput = (m.tenantInput ?? 0) + (delta.inputTokens ?? 0);
+      m.tenantOutput = (m.tenantOutput ?? 0) + (delta.outputTokens ?? 0);
+    }
   }
 }
 

@@ -25,6 +25,9 @@ import { leaseFor, runTimeoutMs } from "../runs/lease";
 import type { RunPolicy } from "../runs/state";
 import { runStub } from "../runs/stubs";
 import type { AgentTarget } from "../runtime/types";
+import { and, eq } from "drizzle-orm";
+import { db } from "../../../core/db/client";
+import { agents, agentVersions, providerKeys, tenants } from "../../../core/db/schema";
 
 /** A key holds its first run this long; after that the same key starts a new run. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -37,6 +40,16 @@ export interface TenantConfig {
   egressAllow: string[];
   retentionDays: number;
   queueWeight: number;
+  /** The model the tenant's calls go to when they and their agent name none (null: the platform's). */
+  defaultModel: string | null;
+  /** Providers the tenant stored its own key for (the sealed keys stay in this object). */
+  tenantKeys: string[];
+}
+
+/** An agent as admission sees it: the version runs get, and its default model. */
+interface AgentEntry {
+  target: AgentTarget;
+  defaultModel: string | null;
 }
 
 export interface StartRequest {
@@ -101,7 +114,9 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
   private tenantId: string | null = null;
   private config: TenantConfig | null = null;
   private configGen = 0;
-  private agents = new Map<string, AgentTarget | null>();
+  private agents = new Map<string, AgentEntry | null>();
+  /** The tenant's sealed provider keys, read with its settings. */
+  private keys = new Map<string, string>();
   private agentGen = new Map<string, number>();
   private quota!: QuotaState;
   private spend: { month: string; micros: number } | null = null;
@@ -139,43 +154,62 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
     for (;;) {
       if (this.config) return this.config;
       const gen = this.configGen;
-      const row = await this.env.DB.prepare("SELECT status, quotas, egress_allow, retention_days, queue_weight FROM tenants WHERE id = ?")
-        .bind(tenantId)
-        .first<{ status: TenantConfig["status"]; quotas: string; egress_allow: string; retention_days: number | null; queue_weight: number | null }>();
+      const d = db(this.env.DB);
+      // One round trip: the settings and the provider keys, read together.
+      const [rows, keyRows] = await d.batch([
+        d
+          .select({ status: tenants.status, quotas: tenants.quotas, egressAllow: tenants.egressAllow, retentionDays: tenants.retentionDays, queueWeight: tenants.queueWeight, defaultModel: tenants.defaultModel })
+          .from(tenants)
+          .where(eq(tenants.id, tenantId)),
+        d.select({ provider: providerKeys.provider, sealed: providerKeys.sealed }).from(providerKeys).where(eq(providerKeys.tenantId, tenantId)),
+      ]);
+      const row = rows[0];
       const config: TenantConfig = row
         ? {
             status: row.status,
             quotas: parseQuotas(row.quotas),
-            egressAllow: JSON.parse(row.egress_allow) as string[],
-            retentionDays: row.retention_days ?? DEFAULT_RETENTION_DAYS,
-            queueWeight: row.queue_weight ?? 1,
+            egressAllow: JSON.parse(row.egressAllow) as string[],
+            retentionDays: row.retentionDays ?? DEFAULT_RETENTION_DAYS,
+            queueWeight: row.queueWeight ?? 1,
+            defaultModel: row.defaultModel,
+            tenantKeys: keyRows.map((k) => k.provider).sort(),
           }
-        : { status: "deleted", quotas: parseQuotas("{}"), egressAllow: [], retentionDays: DEFAULT_RETENTION_DAYS, queueWeight: 1 };
+        : { status: "deleted", quotas: parseQuotas("{}"), egressAllow: [], retentionDays: DEFAULT_RETENTION_DAYS, queueWeight: 1, defaultModel: null, tenantKeys: [] };
       // An invalidation that arrived while D1 was read means the row read may be older: read again.
       if (gen === this.configGen) {
         this.config = config;
+        this.keys = new Map(row ? keyRows.map((k) => [k.provider, k.sealed]) : []);
         if (config.quotas.storageBytes === null) this.forgetStored();
       }
     }
   }
 
-  private async loadAgent(tenantId: string, agent: string): Promise<AgentTarget | null> {
+  private async loadAgent(tenantId: string, agent: string): Promise<AgentEntry | null> {
     for (;;) {
       if (this.agents.has(agent)) return this.agents.get(agent)!;
       const gen = this.agentGen.get(agent) ?? 0;
-      const row = await this.env.DB.prepare(
-        `SELECT v.version, v.sha256, v.bundle_key, v.script_name, a.secrets_rev
-         FROM agents a JOIN agent_versions v ON v.tenant_id = a.tenant_id AND v.agent = a.name AND v.version = a.active_version
-         WHERE a.tenant_id = ?1 AND a.name = ?2`,
-      )
-        .bind(tenantId, agent)
-        .first<{ version: number; sha256: string; bundle_key: string; script_name: string | null; secrets_rev: number }>();
-      const target = row
-        ? { tenantId, agent, version: row.version, sha256: row.sha256, bundleKey: row.bundle_key, scriptName: row.script_name, secretsRev: row.secrets_rev }
+      const row = await db(this.env.DB)
+        .select({
+          version: agentVersions.version,
+          sha256: agentVersions.sha256,
+          bundleKey: agentVersions.bundleKey,
+          scriptName: agentVersions.scriptName,
+          secretsRev: agents.secretsRev,
+          defaultModel: agents.defaultModel,
+        })
+        .from(agents)
+        .innerJoin(agentVersions, and(eq(agentVersions.tenantId, agents.tenantId), eq(agentVersions.agent, agents.name), eq(agentVersions.version, agents.activeVersion)))
+        .where(and(eq(agents.tenantId, tenantId), eq(agents.name, agent)))
+        .get();
+      const entry = row
+        ? {
+            target: { tenantId, agent, version: row.version, sha256: row.sha256, bundleKey: row.bundleKey, scriptName: row.scriptName, secretsRev: row.secretsRev },
+            defaultModel: row.defaultModel,
+          }
         : null;
       if (gen === (this.agentGen.get(agent) ?? 0)) {
         if (this.agents.size >= 1000) this.agents.delete(this.agents.keys().next().value!);
-        this.agents.set(agent, target);
+        this.agents.set(agent, entry);
       }
     }
   }
@@ -208,6 +242,12 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
     return this.loadConfig(tenantId);
   }
 
+  /** The tenant's sealed key for a model provider, for the LLM binding to open (null: none stored). */
+  async providerKey(tenantId: string, provider: string): Promise<string | null> {
+    await this.loadConfig(tenantId);
+    return this.keys.get(provider) ?? null;
+  }
+
   // ---- admission ----
 
   /**
@@ -226,8 +266,9 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
       await this.ctx.storage.put("quota", this.quota);
       return limited;
     }
-    const target = await this.loadAgent(tenantId, req.agent);
-    if (!target) return { kind: "refused", slug: "not-found", detail: `No agent named "${req.agent}".` };
+    const entry = await this.loadAgent(tenantId, req.agent);
+    if (!entry) return { kind: "refused", slug: "not-found", detail: `No agent named "${req.agent}".` };
+    const { target } = entry;
     // Everything that waits on I/O comes first: from the key's lookup to its claim below nothing
     // awaits, so two duplicates can never both pass the lookup.
     const spendRefusal = await this.checkSpend(config, now);
@@ -261,6 +302,8 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
       spendCapped: config.quotas.monthlySpendCapUsd !== null,
       storageMetered: config.quotas.storageBytes !== null,
       retentionDays: config.retentionDays,
+      defaultModel: entry.defaultModel ?? config.defaultModel,
+      tenantKeys: config.tenantKeys,
     };
     try {
       await runStub(this.env, tenantId, req.runId).create({
