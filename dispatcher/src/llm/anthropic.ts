@@ -1,5 +1,8 @@
-import Anthropic from "@anthropic-ai/sdk";
+import Anthropic, { APIError } from "@anthropic-ai/sdk";
 import type { MessageParam, Tool } from "@anthropic-ai/sdk/resources/messages/messages";
+import { ProviderError, retryAfterMs } from "./errors";
+import { failureMessage, noAnswer } from "./failure";
+import { requireModel } from "./model";
 import type { ChatChunk, ChatProvider, ChatRequest, ChatResult, ToolCall } from "./types";
 
 /** Anthropic requires max_tokens; this is what a request without one gets. */
@@ -43,21 +46,52 @@ function tools(request: ChatRequest): Tool[] | undefined {
   }));
 }
 
+/**
+ * An `error` event mid-stream carries no HTTP status, only the error's type; these are the statuses
+ * Anthropic documents for each type (https://docs.anthropic.com/en/api/errors), so an
+ * `overloaded_error` halfway through a stream is as retryable as a 529 up front.
+ */
+const STATUS_OF_TYPE: Record<string, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+};
+
+function providerError(error: unknown, secrets: readonly string[]): ProviderError {
+  if (error instanceof ProviderError) return error;
+  if (error instanceof APIError) {
+    const status = typeof error.status === "number" ? error.status : error.type ? (STATUS_OF_TYPE[error.type] ?? null) : null;
+    if (status !== null) {
+      const detail = error.apiMessage ?? error.type ?? error.message.replace(/^\d{3}\s*/, "");
+      return new ProviderError(failureMessage("anthropic", status, detail, secrets), status, retryAfterMs(error.headers));
+    }
+  }
+  // APIConnectionError and its timeout, or the body breaking off.
+  return noAnswer("anthropic", error, secrets);
+}
+
 /** The Anthropic Messages API, through the official SDK. */
 export class AnthropicProvider implements ChatProvider {
   private readonly client: Anthropic;
+  private readonly secrets: string[];
 
-  constructor(
-    options: { apiKey: string; baseURL?: string },
-    private readonly defaultModel: string,
-  ) {
-    this.client = new Anthropic({ apiKey: options.apiKey, ...(options.baseURL ? { baseURL: options.baseURL } : {}), maxRetries: 2 });
+  constructor(options: { apiKey: string; baseURL?: string }) {
+    // No SDK retries: the gateway decides on retries and fallbacks, with the whole picture.
+    this.client = new Anthropic({ apiKey: options.apiKey, ...(options.baseURL ? { baseURL: options.baseURL } : {}), maxRetries: 0 });
+    this.secrets = [options.apiKey];
   }
 
   private params(request: ChatRequest) {
     const t = tools(request);
     return {
-      model: request.model ?? this.defaultModel,
+      model: requireModel(request),
       max_tokens: request.maxTokens ?? DEFAULT_MAX_TOKENS,
       ...toAnthropic(request),
       ...(t ? { tools: t } : {}),
@@ -66,7 +100,9 @@ export class AnthropicProvider implements ChatProvider {
   }
 
   async chat(request: ChatRequest): Promise<ChatResult> {
-    const message = await this.client.messages.create(this.params(request));
+    const message = await this.client.messages.create(this.params(request)).catch((e: unknown) => {
+      throw providerError(e, this.secrets);
+    });
     const content = message.content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("");
     const toolCalls: ToolCall[] = message.content.flatMap((b) => (b.type === "tool_use" ? [{ id: b.id, name: b.name, arguments: JSON.stringify(b.input) }] : []));
     return { content, model: message.model, toolCalls, usage: { inputTokens: message.usage.input_tokens, outputTokens: message.usage.output_tokens } };
@@ -74,29 +110,34 @@ export class AnthropicProvider implements ChatProvider {
 
   /** The SDK parses the server-sent events; text deltas pass through, tool input JSON is assembled per block. */
   async *stream(request: ChatRequest): AsyncIterable<ChatChunk> {
-    const events = await this.client.messages.create({ ...this.params(request), stream: true });
+    const params = this.params(request);
     let content = "";
-    let model = request.model ?? this.defaultModel;
+    let model = params.model;
     const usage = { inputTokens: 0, outputTokens: 0 };
     const blocks = new Map<number, ToolCall>();
-    for await (const event of events) {
-      if (event.type === "message_start") {
-        model = event.message.model;
-        usage.inputTokens = event.message.usage.input_tokens;
-        usage.outputTokens = event.message.usage.output_tokens;
-      } else if (event.type === "content_block_start" && event.content_block.type === "tool_use") {
-        blocks.set(event.index, { id: event.content_block.id, name: event.content_block.name, arguments: "" });
-      } else if (event.type === "content_block_delta") {
-        if (event.delta.type === "text_delta") {
-          content += event.delta.text;
-          yield { type: "delta", content: event.delta.text };
-        } else if (event.delta.type === "input_json_delta") {
-          const block = blocks.get(event.index);
-          if (block) block.arguments += event.delta.partial_json;
+    try {
+      const events = await this.client.messages.create({ ...params, stream: true });
+      for await (const event of events) {
+        if (event.type === "message_start") {
+          model = event.message.model;
+          usage.inputTokens = event.message.usage.input_tokens;
+          usage.outputTokens = event.message.usage.output_tokens;
+        } else if (event.type === "content_block_start" && event.content_block.type === "tool_use") {
+          blocks.set(event.index, { id: event.content_block.id, name: event.content_block.name, arguments: "" });
+        } else if (event.type === "content_block_delta") {
+          if (event.delta.type === "text_delta") {
+            content += event.delta.text;
+            yield { type: "delta", content: event.delta.text };
+          } else if (event.delta.type === "input_json_delta") {
+            const block = blocks.get(event.index);
+            if (block) block.arguments += event.delta.partial_json;
+          }
+        } else if (event.type === "message_delta") {
+          usage.outputTokens = event.usage.output_tokens;
         }
-      } else if (event.type === "message_delta") {
-        usage.outputTokens = event.usage.output_tokens;
       }
+    } catch (e) {
+      throw providerError(e, this.secrets);
     }
     const toolCalls = [...blocks.values()].map((c) => ({ ...c, arguments: c.arguments || "{}" }));
     yield { type: "done", content, model, toolCalls, usage };

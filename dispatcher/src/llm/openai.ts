@@ -1,5 +1,8 @@
-import OpenAI from "openai";
+import OpenAI, { APIError } from "openai";
 import type { ChatCompletionMessageParam, ChatCompletionTool } from "openai/resources/chat/completions";
+import { ProviderError, retryAfterMs } from "./errors";
+import { failureMessage, noAnswer } from "./failure";
+import { requireModel } from "./model";
 import type { ChatChunk, ChatProvider, ChatRequest, ChatResult, ToolCall } from "./types";
 
 function messages(request: ChatRequest): ChatCompletionMessageParam[] {
@@ -25,21 +28,40 @@ function tools(request: ChatRequest): ChatCompletionTool[] | undefined {
   }));
 }
 
-/** Any OpenAI-compatible chat completions endpoint (OpenAI, Groq, Together, vLLM, Ollama, …). */
+/** The SDK's failures in the gateway's terms; the `error` body's own message is the clearest reason. */
+function providerError(error: unknown, secrets: readonly string[]): ProviderError {
+  if (error instanceof ProviderError) return error;
+  if (error instanceof APIError && typeof error.status === "number") {
+    const body = error.error as { message?: unknown } | undefined;
+    const detail = typeof body?.message === "string" ? body.message : error.message.replace(/^\d{3}\s*/, "");
+    return new ProviderError(failureMessage("openai", error.status, detail, secrets), error.status, retryAfterMs(error.headers));
+  }
+  // APIConnectionError and its timeout, an error event mid-stream, or the body breaking off.
+  return noAnswer("openai", error, secrets);
+}
+
+export interface OpenAICompatibleOptions {
+  baseURL: string;
+  apiKey: string;
+  /** Sent with every request, e.g. Modal's proxy auth tokens (`modalHeaders`). */
+  headers?: Record<string, string>;
+}
+
+/** Any OpenAI-compatible chat completions endpoint (OpenAI, Groq, Together, vLLM on Modal, Ollama, …). */
 export class OpenAICompatibleProvider implements ChatProvider {
   private readonly client: OpenAI;
+  private readonly secrets: string[];
 
-  constructor(
-    options: { baseURL: string; apiKey: string },
-    private readonly defaultModel: string,
-  ) {
-    this.client = new OpenAI({ baseURL: options.baseURL, apiKey: options.apiKey, maxRetries: 2 });
+  constructor(options: OpenAICompatibleOptions) {
+    // No SDK retries: the gateway decides on retries and fallbacks, with the whole picture.
+    this.client = new OpenAI({ baseURL: options.baseURL, apiKey: options.apiKey, maxRetries: 0, ...(options.headers ? { defaultHeaders: options.headers } : {}) });
+    this.secrets = [options.apiKey, ...Object.values(options.headers ?? {})];
   }
 
   private params(request: ChatRequest) {
     const t = tools(request);
     return {
-      model: request.model ?? this.defaultModel,
+      model: requireModel(request),
       messages: messages(request),
       ...(t ? { tools: t } : {}),
       ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
@@ -48,14 +70,17 @@ export class OpenAICompatibleProvider implements ChatProvider {
   }
 
   async chat(request: ChatRequest): Promise<ChatResult> {
-    const completion = await this.client.chat.completions.create(this.params(request));
+    const params = this.params(request);
+    const completion = await this.client.chat.completions.create(params).catch((e: unknown) => {
+      throw providerError(e, this.secrets);
+    });
     const message = completion.choices[0]?.message;
     const toolCalls: ToolCall[] = (message?.tool_calls ?? []).flatMap((c) =>
       c.type === "function" ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }] : [],
     );
     return {
       content: message?.content ?? "",
-      model: completion.model,
+      model: completion.model || params.model,
       toolCalls,
       usage: { inputTokens: completion.usage?.prompt_tokens ?? 0, outputTokens: completion.usage?.completion_tokens ?? 0 },
     };
@@ -63,26 +88,31 @@ export class OpenAICompatibleProvider implements ChatProvider {
 
   /** Server-sent chunks, parsed by the `openai` client; tool-call fragments are assembled by index. */
   async *stream(request: ChatRequest): AsyncIterable<ChatChunk> {
-    const stream = await this.client.chat.completions.create({ ...this.params(request), stream: true, stream_options: { include_usage: true } });
+    const params = this.params(request);
     let content = "";
-    let model = request.model ?? this.defaultModel;
+    let model = params.model;
     let usage = { inputTokens: 0, outputTokens: 0 };
     const calls = new Map<number, ToolCall>();
-    for await (const chunk of stream) {
-      model = chunk.model || model;
-      if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
-      const delta = chunk.choices[0]?.delta;
-      if (delta?.content) {
-        content += delta.content;
-        yield { type: "delta", content: delta.content };
+    try {
+      const stream = await this.client.chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } });
+      for await (const chunk of stream) {
+        model = chunk.model || model;
+        if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
+        const delta = chunk.choices[0]?.delta;
+        if (delta?.content) {
+          content += delta.content;
+          yield { type: "delta", content: delta.content };
+        }
+        for (const part of delta?.tool_calls ?? []) {
+          const call = calls.get(part.index) ?? { id: "", name: "", arguments: "" };
+          call.id ||= part.id ?? "";
+          call.name += part.function?.name ?? "";
+          call.arguments += part.function?.arguments ?? "";
+          calls.set(part.index, call);
+        }
       }
-      for (const part of delta?.tool_calls ?? []) {
-        const call = calls.get(part.index) ?? { id: "", name: "", arguments: "" };
-        call.id ||= part.id ?? "";
-        call.name += part.function?.name ?? "";
-        call.arguments += part.function?.arguments ?? "";
-        calls.set(part.index, call);
-      }
+    } catch (e) {
+      throw providerError(e, this.secrets);
     }
     yield { type: "done", content, model, toolCalls: [...calls.values()], usage };
   }

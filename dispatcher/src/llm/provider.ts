@@ -1,6 +1,7 @@
 import type { DispatcherEnv } from "../env";
 import { AnthropicProvider } from "./anthropic";
 import { BuiltinProvider } from "./builtin";
+import { DefaultModelProvider } from "./model";
 import { OpenAICompatibleProvider } from "./openai";
 import type { ChatProvider } from "./types";
 
@@ -12,11 +13,11 @@ export function chatProvider(env: DispatcherEnv): ChatProvider {
     if (!env.LLM_BASE_URL || !env.LLM_API_KEY || !env.LLM_MODEL) {
       throw new Error("LLM_PROVIDER=openai needs LLM_BASE_URL, LLM_API_KEY and LLM_MODEL");
     }
-    return new OpenAICompatibleProvider({ baseURL: env.LLM_BASE_URL, apiKey: env.LLM_API_KEY }, env.LLM_MODEL);
+    return new DefaultModelProvider(new OpenAICompatibleProvider({ baseURL: env.LLM_BASE_URL, apiKey: env.LLM_API_KEY }), env.LLM_MODEL);
   }
   if (kind === "anthropic") {
     if (!env.LLM_API_KEY || !env.LLM_MODEL) throw new Error("LLM_PROVIDER=anthropic needs LLM_API_KEY and LLM_MODEL");
-    return new AnthropicProvider({ apiKey: env.LLM_API_KEY, ...(env.LLM_BASE_URL ? { baseURL: env.LLM_BASE_URL } : {}) }, env.LLM_MODEL);
+    return new DefaultModelProvider(new AnthropicProvider({ apiKey: env.LLM_API_KEY, ...(env.LLM_BASE_URL ? { baseURL: env.LLM_BASE_URL } : {}) }), env.LLM_MODEL);
   }
   throw new Error(`unknown LLM_PROVIDER "${kind}" (expected builtin, openai or anthropic)`);
 }
