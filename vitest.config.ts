@@ -1,6 +1,8 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { TEST_ADMIN_TOKEN, TEST_PRICE_BOOK, TEST_SECRETS_KEY } from "./test/constants.ts";
+import { TEST_ADMIN_TOKEN, TEST_LLM_PROVIDERS, TEST_PRICE_BOOK, TEST_SECRETS_KEY } from "./test/constants.ts";
+import { FAKE_ANTHROPIC_KEY } from "./test/fakes/anthropic.ts";
+import { FAKE_LLM_KEY, FAKE_MODAL_KEY, FAKE_MODAL_SECRET } from "./test/fakes/openai.ts";
 import { outbound } from "./test/fakes/outbound.ts";
 
 export default defineConfig(async () => {
@@ -20,6 +22,12 @@ export default defineConfig(async () => {
             ADMIN_TOKEN: TEST_ADMIN_TOKEN,
             SECRETS_KEY: TEST_SECRETS_KEY,
             PRICE_BOOK: JSON.stringify(TEST_PRICE_BOOK),
+            LLM_PROVIDERS: JSON.stringify(TEST_LLM_PROVIDERS),
+            // The secrets LLM_PROVIDERS names, as the fakes expect them.
+            TEST_OPENAI_KEY: FAKE_LLM_KEY,
+            TEST_MODAL_KEY: FAKE_MODAL_KEY,
+            TEST_MODAL_SECRET: FAKE_MODAL_SECRET,
+            TEST_ANTHROPIC_KEY: FAKE_ANTHROPIC_KEY,
             RUN_TIMEOUT_MS: "3000",
             // Finished runs' logs move to R2 at once, so every test reads archived logs too.
             EVENT_ARCHIVE_AFTER_MS: "0",

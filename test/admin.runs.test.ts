@@ -193,7 +193,7 @@ describe("admin: a tenant's agents, rollback and usage by model", () => {
       }>();
       expect(usage.models).toHaveLength(1);
       const [bucket] = usage.buckets;
-      expect(usage.models[0]).toEqual({ start: bucket!.start, model: "isoplane-echo", inputTokens: bucket!.inputTokens, outputTokens: bucket!.outputTokens });
+      expect(usage.models[0]).toEqual({ start: bucket!.start, model: "builtin/isoplane-echo", inputTokens: bucket!.inputTokens, outputTokens: bucket!.outputTokens });
       expect(bucket!.inputTokens).toBeGreaterThan(0);
     }
   });

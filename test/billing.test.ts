@@ -109,7 +109,7 @@ describe("the usage ledger", () => {
     expect(perModelRollup.results).toEqual(perModel.results);
     const ledgerRow = await env.DB.prepare("SELECT cpu_ms, model_usage FROM usage WHERE tenant_id = ? AND status = 'succeeded' LIMIT 1").bind(t.id).first<{ cpu_ms: number | null; model_usage: string }>();
     expect(ledgerRow!.cpu_ms).toBeNull(); // not measured locally — never a made-up number
-    expect(JSON.parse(ledgerRow!.model_usage)).toHaveProperty("isoplane-echo");
+    expect(JSON.parse(ledgerRow!.model_usage)).toHaveProperty(["builtin/isoplane-echo"]);
   });
 });
 
@@ -140,7 +140,7 @@ describe("billing export", () => {
 
     for (const t of tenants) {
       const mine = lines.filter((l) => l.SubAccountId === t.id);
-      expect(mine.map((l) => l.SkuId)).toEqual(["runs", "cpu-ms", "input-tokens:isoplane-echo", "output-tokens:isoplane-echo"]);
+      expect(mine.map((l) => l.SkuId)).toEqual(["runs", "cpu-ms", "input-tokens:builtin/isoplane-echo", "output-tokens:builtin/isoplane-echo"]);
       expect(mine.reduce((s, l) => s + micros(l.BilledCost!), 0)).toBe(await expectedMicros(t.id));
       const runsLine = mine[0]!;
       expect(runsLine).toMatchObject({ ChargeCategory: "Usage", BillingCurrency: "USD", ServiceName: "Isoplane", PricingUnit: "Runs" });

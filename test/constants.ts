@@ -12,3 +12,20 @@ export const TEST_PRICE_BOOK = {
   perThousandOutputTokens: { "*": 0.0024, "isoplane-echo": 0.02 },
   perGbMonthStored: 0.03,
 } as const;
+
+/**
+ * The model gateway the tests run with: the fakes of each wire format (test/fakes/), an alias, a
+ * fallback and short retries. The built-in model stays the default, so other tests are unchanged.
+ */
+export const TEST_LLM_PROVIDERS = {
+  providers: {
+    openai: { type: "openai", baseUrl: "https://llm.test/v1", apiKeySecret: "TEST_OPENAI_KEY" },
+    modal: { type: "modal", baseUrl: "https://modal.test/v1", keySecret: "TEST_MODAL_KEY", secretSecret: "TEST_MODAL_SECRET" },
+    anthropic: { type: "anthropic", baseUrl: "https://anthropic.test", apiKeySecret: "TEST_ANTHROPIC_KEY" },
+    // No platform key: only tenants that store their own can use it.
+    byok: { type: "openai", baseUrl: "https://llm.test/v1" },
+  },
+  aliases: { fast: "openai/gpt-test", claude: "anthropic/claude-test" },
+  fallbacks: { "openai/unavailable": "anthropic/claude-test" },
+  retry: { attempts: 2, baseDelayMs: 10, maxWaitMs: 2000 },
+} as const;

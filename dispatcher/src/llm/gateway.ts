@@ -3,7 +3,8 @@ import { errorLine } from "../../../core/log";
 import { AnthropicProvider } from "./anthropic";
 import { BuiltinProvider } from "./builtin";
 import { ProviderError } from "./errors";
-import { modalHeaders, OpenAICompatibleProvider } from "./openai";
+import { modalHeaders } from "./modal";
+import { OpenAICompatibleProvider } from "./openai";
 import type { ChatChunk, ChatProvider, ChatRequest, ChatResult } from "./types";
 import { type AiBinding, WorkersAiProvider } from "./workers-ai";
 
