@@ -1,5 +1,7 @@
 // A fake Anthropic Messages API (host anthropic.test): POST /v1/messages, plain or streamed as
-// server-sent events, with tool use when the last user turn says `use <tool>`.
+// server-sent events, with tool use when the last user turn says `use <tool>`. Some model names
+// answer failures: `claude-overloaded` (529 overloaded_error), `claude-rate-limited` (429,
+// retry-after: 1) and `claude-overloaded-midstream` (an overloaded_error event after the first text).
 export const FAKE_ANTHROPIC_KEY = "sk-ant-test-fake";
 
 interface Body {
@@ -25,6 +27,10 @@ export async function fakeAnthropic(request: Request): Promise<Response> {
   if (typeof body.max_tokens !== "number" || body.messages.some((m) => m.role === "system")) {
     return Response.json({ type: "error", error: { type: "invalid_request_error", message: "bad request" } }, { status: 400 });
   }
+  const error = (status: number, type: string, message: string, headers: Record<string, string> = {}) =>
+    Response.json({ type: "error", error: { type, message } }, { status, headers: { "request-id": "req_test", ...headers } });
+  if (body.model === "claude-overloaded") return error(529, "overloaded_error", "Overloaded");
+  if (body.model === "claude-rate-limited") return error(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", { "retry-after": "1" });
   const last = body.messages.at(-1)!;
   const lastText = typeof last.content === "string" ? last.content : last.content.map((b) => b.text ?? b.content ?? "").join(" ");
   const toolResults = typeof last.content === "string" ? [] : last.content.filter((b) => b.type === "tool_result");
@@ -36,6 +42,12 @@ export async function fakeAnthropic(request: Request): Promise<Response> {
     return Response.json({ id: "msg_1", type: "message", role: "assistant", model: body.model, content, stop_reason: wanted ? "tool_use" : "end_turn", stop_sequence: null, usage });
   }
   let events = sse("message_start", { type: "message_start", message: { id: "msg_1", type: "message", role: "assistant", model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 11, output_tokens: 1 } } });
+  if (body.model === "claude-overloaded-midstream") {
+    events += sse("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } });
+    events += sse("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "partial" } });
+    events += sse("error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" } });
+    return new Response(events, { headers: { "content-type": "text/event-stream" } });
+  }
   if (wanted) {
     events += sse("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "tool_use", id: "toolu_1", name: wanted.name, input: {} } });
     events += sse("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: '{"q":' } });

@@ -3,12 +3,13 @@
 import { fakeCloudflare } from "./cloudflare-api.ts";
 import { fakeFlyMachines } from "./fly-machines.ts";
 import { fakeAnthropic } from "./anthropic.ts";
-import { fakeOpenAI } from "./openai.ts";
+import { fakeModal, fakeOpenAI } from "./openai.ts";
 import { webhookReceiver } from "./webhooks.ts";
 
 export function outbound(request: Request): Promise<Response> | Response {
   const host = new URL(request.url).hostname;
   if (host === "llm.test") return fakeOpenAI(request);
+  if (host === "modal.test") return fakeModal(request);
   if (host === "anthropic.test") return fakeAnthropic(request);
   if (host === "api.cloudflare.com") return fakeCloudflare(request);
   if (host === "api.machines.dev") return fakeFlyMachines(request);

@@ -40,6 +40,7 @@ export function retryAfterMs(headers: HeaderSource, now = Date.now()): number | 
   const value = header(headers, "retry-after")?.trim();
   if (!value) return null;
   if (/^\d+(\.\d+)?$/.test(value)) return Math.ceil(Number(value) * 1000);
-  const at = Date.parse(value);
+  // Every HTTP-date form starts with the day's name; Date.parse alone would take "-1" for a year.
+  const at = /^[A-Za-z]{3}/.test(value) ? Date.parse(value) : Number.NaN;
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }

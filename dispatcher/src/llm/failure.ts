@@ -2,6 +2,8 @@ import { ProviderError } from "./errors";
 
 /** Long enough for a provider's reason, short enough for a log line or a tenant-visible error. */
 const MAX_DETAIL = 300;
+/** Shorter "secrets" are placeholders (Modal's `apiKey: "modal"`), and cutting them out would garble words. */
+const MIN_SECRET = 8;
 
 /**
  * The message a `ProviderError` carries: `<provider>: <status> <the provider's words>`. Providers
@@ -10,7 +12,7 @@ const MAX_DETAIL = 300;
  */
 export function failureMessage(provider: string, status: number | null, detail: string | null | undefined, secrets: readonly string[]): string {
   let text = (detail ?? "").replace(/\s+/g, " ").trim();
-  for (const secret of secrets) if (secret.length >= 4) text = text.split(secret).join("[redacted]");
+  for (const secret of secrets) if (secret.length >= MIN_SECRET) text = text.split(secret).join("[redacted]");
   if (text.length > MAX_DETAIL) text = `${text.slice(0, MAX_DETAIL)}…`;
   const head = status === null ? provider : `${provider}: ${status}`;
   return text ? `${head}${status === null ? ": " : " "}${text}` : `${head}${status === null ? ": no answer" : ""}`;
