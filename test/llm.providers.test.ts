@@ -3,9 +3,7 @@ import { AnthropicProvider } from "../dispatcher/src/llm/anthropic";
 import { BuiltinProvider } from "../dispatcher/src/llm/builtin";
 import { ProviderError } from "../dispatcher/src/llm/errors";
 import { modalHeaders } from "../dispatcher/src/llm/modal";
-import { DefaultModelProvider } from "../dispatcher/src/llm/model";
 import { OpenAICompatibleProvider } from "../dispatcher/src/llm/openai";
-import { chatProvider } from "../dispatcher/src/llm/provider";
 import type { ChatChunk, ChatRequest } from "../dispatcher/src/llm/types";
 import { type AiBinding, WorkersAiProvider } from "../dispatcher/src/llm/workers-ai";
 import { FAKE_ANTHROPIC_KEY } from "./fakes/anthropic";
@@ -223,20 +221,7 @@ describe("Workers AI through the AI binding", () => {
   });
 });
 
-describe("configuration and the built-in model", () => {
-  it("the single-model configuration picks the provider and fills in its model", async () => {
-    expect(chatProvider({} as never)).toBeInstanceOf(BuiltinProvider);
-    const openai = chatProvider({ LLM_PROVIDER: "openai", LLM_BASE_URL: "https://llm.test/v1", LLM_API_KEY: FAKE_LLM_KEY, LLM_MODEL: "gpt-test" } as never);
-    expect(openai).toBeInstanceOf(DefaultModelProvider);
-    expect((openai as DefaultModelProvider).inner).toBeInstanceOf(OpenAICompatibleProvider);
-    expect((await openai.chat({ messages: hello })).model).toBe("gpt-test");
-    expect(() => chatProvider({ LLM_PROVIDER: "openai" } as never)).toThrow(/LLM_BASE_URL/);
-    const anthropic = chatProvider({ LLM_PROVIDER: "anthropic", LLM_API_KEY: "k", LLM_MODEL: "m" } as never);
-    expect((anthropic as DefaultModelProvider).inner).toBeInstanceOf(AnthropicProvider);
-    expect(() => chatProvider({ LLM_PROVIDER: "anthropic" } as never)).toThrow(/LLM_API_KEY/);
-    expect(() => chatProvider({ LLM_PROVIDER: "nope" } as never)).toThrow(/unknown LLM_PROVIDER/);
-  });
-
+describe("the built-in model", () => {
   it("the built-in model echoes the last user message, deterministically", async () => {
     const result = await new BuiltinProvider().chat({
       messages: [

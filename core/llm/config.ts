@@ -106,7 +106,7 @@ export interface ResolvedModel {
 export type Resolution = ({ ok: true } & ResolvedModel) | { ok: false; error: string };
 
 function resolveIn(c: Pick<GatewayConfig, "providers" | "aliases">, name: string): Resolution {
-  const target = name.includes("/") ? name : (c.aliases[name] ?? (name === BUILTIN_MODEL_NAME ? BUILTIN_MODEL : null));
+  const target = name.includes("/") ? name : Object.hasOwn(c.aliases, name) ? c.aliases[name]! : name === BUILTIN_MODEL_NAME ? BUILTIN_MODEL : null;
   if (target === null) {
     const aliases = Object.keys(c.aliases);
     return {

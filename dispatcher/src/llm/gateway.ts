@@ -36,6 +36,9 @@ export class ModelError extends Error {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** A provider's message without the provider kind it starts with: the model id before it says more. */
+const bare = (err: ProviderError) => errorLine(err, { named: false }).replace(/^(openai|anthropic|workers-ai|modal): /, "");
+
 /** Exponential backoff with jitter (half to all of base·2^(n−1)), when the provider names no wait. */
 export function backoffMs(attempt: number, baseMs: number, random = Math.random): number {
   return Math.round(baseMs * 2 ** (attempt - 1) * (0.5 + random() / 2));
@@ -100,8 +103,8 @@ export class ModelGateway {
 
   /** The model a call is served by after `target`'s retries, if the operator configured one. */
   private fallback(target: ResolvedModel): ResolvedModel | null {
-    const to = this.config.fallbacks[target.id];
-    if (!to) return null;
+    if (!Object.hasOwn(this.config.fallbacks, target.id)) return null;
+    const to = this.config.fallbacks[target.id]!;
     const r = resolveModel(this.config, to);
     return r.ok ? r : null;
   }
@@ -124,7 +127,7 @@ export class ModelGateway {
           return { value: await attempt(provider, current.model), served: { id: current.id, tenantKey } };
         } catch (err) {
           if (!(err instanceof ProviderError)) throw err;
-          if (!err.retryable) throw new ModelError(`${current.id}: ${err.message}`);
+          if (!err.retryable) throw new ModelError(`${current.id}: ${bare(err)}`);
           last = err;
           if (n === attempts) break;
           const wait = err.retryAfterMs ?? backoffMs(n, baseDelayMs);
@@ -135,7 +138,7 @@ export class ModelGateway {
         }
       }
       const next = hop === 0 ? this.fallback(current) : null;
-      if (!next) throw new ModelError(`${current.id}: ${last ? errorLine(last, { named: false }) : "failed"}${tried > 1 ? ` (after ${tried} attempts)` : ""}`);
+      if (!next) throw new ModelError(`${current.id}: ${last ? bare(last) : "failed"}${tried > 1 ? ` (after ${tried} attempts)` : ""}`);
       await ctx.event("llm.fallback", { from: current.id, to: next.id, status: last?.status ?? null, error: last?.message ?? null });
       current = next;
     }

@@ -1,0 +1,172 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { gatewayConfig, resolveModel } from "../../../core/llm/config";
+import { FAKE_LLM_KEY } from "../../../test/fakes/openai";
+import { FakeAi } from "../../../test/fakes/workers-ai";
+import { backoffMs, type CallContext, ModelGateway } from "./gateway";
+import type { ChatChunk } from "./types";
+
+const config = gatewayConfig({
+  LLM_PROVIDERS: JSON.stringify({
+    providers: {
+      openai: { type: "openai", baseUrl: "https://llm.test/v1", apiKeySecret: "KEY" },
+      cf: { type: "workers-ai" },
+      mine: { type: "openai", baseUrl: "https://llm.test/v1" },
+    },
+    aliases: { fast: "cf/@cf/test/native" },
+    fallbacks: { "openai/unavailable": "cf/@cf/test/native", "cf/@cf/test/busy": "openai/gpt-test" },
+    retry: { attempts: 3, baseDelayMs: 100, maxWaitMs: 5000 },
+  }),
+});
+
+function context(overrides: Partial<CallContext> = {}) {
+  const events: { type: string; data: Record<string, unknown> }[] = [];
+  const waits: number[] = [];
+  const ctx: CallContext = {
+    deadline: null,
+    tenantKey: async () => null,
+    event: async (type, data) => void events.push({ type, data }),
+    sleep: async (ms) => void waits.push(ms),
+    ...overrides,
+  };
+  return { ctx, events, waits };
+}
+
+const target = (name: string) => {
+  const r = resolveModel(config, name);
+  if (!r.ok) throw new Error(r.error);
+  return r;
+};
+const ask = { messages: [{ role: "user" as const, content: "hi" }] };
+
+describe("ModelGateway", () => {
+  const ai = new FakeAi();
+  const gateway = new ModelGateway(config, { KEY: FAKE_LLM_KEY, AI: ai });
+
+  it("serves a call by its provider and names the model that served it", async () => {
+    const { ctx, events } = context();
+    const { result, served } = await gateway.chat(ask, target("openai/gpt-test"), ctx);
+    expect(result).toMatchObject({ content: "fake:gpt-test:HI", model: "openai/gpt-test" });
+    expect(served).toEqual({ id: "openai/gpt-test", tenantKey: false });
+    const viaAlias = await gateway.chat(ask, target("fast"), ctx);
+    expect(viaAlias.result.model).toBe("cf/@cf/test/native");
+    expect(ai.calls.at(-1)?.model).toBe("@cf/test/native");
+    expect(events).toEqual([]);
+  });
+
+  it("waits what Retry-After says between attempts, then gives up without a fallback", async () => {
+    const { ctx, events, waits } = context();
+    await expect(gateway.chat(ask, target("openai/rate-limited"), ctx)).rejects.toThrow(/^openai\/rate-limited: .*429.* \(after 3 attempts\)$/);
+    expect(waits).toEqual([1000, 1000]);
+    expect(events.map((e) => [e.type, e.data.attempt, e.data.waitMs])).toEqual([
+      ["llm.retry", 1, 1000],
+      ["llm.retry", 2, 1000],
+    ]);
+  });
+
+  it("backs off exponentially when no wait is named, then falls over once", async () => {
+    const { ctx, events, waits } = context();
+    const { result, served } = await gateway.chat(ask, target("openai/unavailable"), ctx);
+    expect(served.id).toBe("cf/@cf/test/native");
+    expect(result.model).toBe("cf/@cf/test/native");
+    expect(waits).toHaveLength(2);
+    expect(waits[0]).toBeGreaterThanOrEqual(50);
+    expect(waits[0]).toBeLessThanOrEqual(100);
+    expect(waits[1]).toBeGreaterThanOrEqual(100);
+    expect(waits[1]).toBeLessThanOrEqual(200);
+    expect(events.at(-1)).toEqual({ type: "llm.fallback", data: { from: "openai/unavailable", to: "cf/@cf/test/native", status: 503, error: expect.stringMatching(/503/) } });
+  });
+
+  it("a Workers AI capacity error is retried and falls over; a fallback has no fallback", async () => {
+    const { ctx, events } = context();
+    const { served } = await gateway.chat(ask, target("cf/@cf/test/busy"), ctx);
+    expect(served.id).toBe("openai/gpt-test");
+    expect(events.filter((e) => e.type === "llm.retry")).toHaveLength(2);
+    expect(events.filter((e) => e.type === "llm.fallback")).toHaveLength(1);
+  });
+
+  it("does not retry what will not change (4xx), nor fall over", async () => {
+    const { ctx, events } = context();
+    const broken = new ModelGateway(config, { KEY: "sk-wrong", AI: ai });
+    await expect(broken.chat(ask, target("openai/gpt-test"), ctx)).rejects.toThrow(/^openai\/gpt-test: .*401/);
+    await expect(gateway.chat(ask, target("cf/@cf/nope"), ctx)).rejects.toThrow(/^cf\/@cf\/nope: /);
+    expect(events).toEqual([]);
+  });
+
+  it("does not start a wait longer than maxWaitMs or past the run's deadline", async () => {
+    const long = context({ deadline: Date.now() + 500 });
+    await expect(gateway.chat(ask, target("openai/rate-limited"), long.ctx)).rejects.toThrow(/429/);
+    expect(long.waits).toEqual([]);
+    const strict = new ModelGateway({ ...config, retry: { ...config.retry, maxWaitMs: 999 } }, { KEY: FAKE_LLM_KEY, AI: ai });
+    const capped = context();
+    await expect(strict.chat(ask, target("openai/rate-limited"), capped.ctx)).rejects.toThrow(/429/);
+    expect(capped.waits).toEqual([]);
+  });
+
+  it("uses the tenant's own key where it has one, and says so; without any key the call is refused clearly", async () => {
+    const { ctx } = context({ tenantKey: async (p) => (p === "mine" ? FAKE_LLM_KEY : null) });
+    const { served } = await gateway.chat(ask, target("mine/gpt-test"), ctx);
+    expect(served).toEqual({ id: "mine/gpt-test", tenantKey: true });
+    await expect(gateway.chat(ask, target("mine/gpt-test"), context().ctx)).rejects.toThrow(/takes tenants' own keys only/);
+    await expect(new ModelGateway(config, { AI: ai }).chat(ask, target("openai/gpt-test"), context().ctx)).rejects.toThrow(/the platform's key \(KEY\) is not set/);
+    await expect(new ModelGateway(config, { KEY: FAKE_LLM_KEY }).chat(ask, target("fast"), context().ctx)).rejects.toThrow(/needs the dispatcher's AI binding/);
+  });
+
+  it("streams: retried until the first chunk, then the provider's chunks with the serving model on done", async () => {
+    const { ctx, events } = context();
+    const { chunks, served } = await gateway.stream(ask, target("openai/unavailable"), ctx);
+    expect(served.id).toBe("cf/@cf/test/native");
+    const all: ChatChunk[] = [];
+    for (let r = await chunks.next(); !r.done; r = await chunks.next()) all.push(r.value);
+    expect(all.at(-1)).toMatchObject({ type: "done", model: "cf/@cf/test/native" });
+    expect(all.filter((c) => c.type === "delta").length).toBeGreaterThan(0);
+    expect(events.map((e) => e.type)).toEqual(["llm.retry", "llm.retry", "llm.fallback"]);
+  });
+});
+
+describe("backoffMs", () => {
+  it("lies between half and all of base·2^(n−1)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 0, max: 10_000 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (n, base, r) => {
+        const ms = backoffMs(n, base, () => r);
+        const full = base * 2 ** (n - 1);
+        return ms >= Math.floor(full / 2) && ms <= Math.ceil(full);
+      }),
+    );
+  });
+});
+
+describe("gatewayConfig", () => {
+  const bad = (value: unknown) => () => gatewayConfig({ LLM_PROVIDERS: JSON.stringify(value) });
+  it("refuses a bad configuration, naming the field and the reason", () => {
+    expect(() => gatewayConfig({ LLM_PROVIDERS: "{" })).toThrow("LLM_PROVIDERS is invalid: not JSON");
+    expect(bad({ providers: { openai: { type: "openai" } } })).toThrow(/^LLM_PROVIDERS is invalid: providers\.openai\.baseUrl: /);
+    expect(bad({ providers: { x: { type: "mystery" } } })).toThrow(/providers\.x\.type/);
+    expect(bad({ aliases: { fast: "opnai/gpt" } })).toThrow('LLM_PROVIDERS is invalid: aliases.fast: unknown model "opnai/gpt": no provider named "opnai" is configured (providers: builtin)');
+    expect(bad({ defaultModel: "nothing" })).toThrow(/defaultModel: unknown model "nothing"/);
+    expect(bad({ providers: { builtin: { type: "workers-ai" } } })).toThrow(/providers\.builtin: "builtin" is the embedded model's name/);
+    expect(bad({ providers: { cf: { type: "workers-ai" } }, fallbacks: { "cf/a": "cf/a" } })).toThrow(/cannot fall back to itself/);
+    expect(bad({ providers: { Bad: { type: "workers-ai" } } })).toThrow(/providers\.Bad/);
+    expect(bad({ retry: { attempts: 0 } })).toThrow(/retry\.attempts/);
+    expect(bad({ extra: true })).toThrow(/LLM_PROVIDERS is invalid/);
+    expect(bad({ providers: { o: { type: "openai", baseUrl: "ftp://x" } } })).toThrow(/providers\.o\.baseUrl: an http\(s\) URL/);
+  });
+
+  it("the earlier one-provider settings become one provider whose model is the default, also by its bare name", () => {
+    const legacy = gatewayConfig({ LLM_PROVIDER: "openai", LLM_BASE_URL: "https://llm.test/v1", LLM_MODEL: "gpt-4o-mini" });
+    expect(legacy.defaultModel).toBe("openai/gpt-4o-mini");
+    expect(resolveModel(legacy, "gpt-4o-mini")).toMatchObject({ ok: true, id: "openai/gpt-4o-mini" });
+    expect(() => gatewayConfig({ LLM_PROVIDER: "openai" })).toThrow(/needs LLM_BASE_URL and LLM_MODEL/);
+    expect(() => gatewayConfig({ LLM_PROVIDER: "nope" })).toThrow(/LLM_PROVIDER is invalid/);
+    expect(() => gatewayConfig({ LLM_PROVIDER: "anthropic", LLM_MODEL: "m", LLM_PROVIDERS: "{}" })).toThrow(/both set/);
+    expect(gatewayConfig({}).defaultModel).toBe("builtin/isoplane-echo");
+  });
+
+  it("resolves names: provider/model keeps the model's own slashes; bare names are aliases or the built-in model", () => {
+    expect(resolveModel(config, "cf/@cf/meta/llama-3.1-8b-instruct")).toEqual({ ok: true, provider: "cf", model: "@cf/meta/llama-3.1-8b-instruct", id: "cf/@cf/meta/llama-3.1-8b-instruct" });
+    expect(resolveModel(config, "isoplane-echo")).toMatchObject({ ok: true, id: "builtin/isoplane-echo" });
+    expect(resolveModel(config, "__proto__")).toMatchObject({ ok: false });
+    expect(resolveModel(config, "constructor/x")).toMatchObject({ ok: false });
+    expect(resolveModel(config, "openai/ ")).toMatchObject({ ok: false });
+  });
+});
