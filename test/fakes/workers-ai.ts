@@ -6,7 +6,7 @@
 //   @cf/test/broken        throws an internal error without a documented code
 // Any other model throws the documented "5007: No such model … or task". Streams
 // (`stream: true`) are server-sent event bytes, cut at awkward places, usage on a late event, then
-// `data: [DONE]` (https://developers.cloudflare.com/workers-ai/features/streaming/). A call is for
+// `data: [DONE]` (Workers AI docs, "Streaming": developers.cloudflare.com/workers-ai/…/streaming). A call is for
 // a tool when the last message is the user's and says `use <tool>`.
 interface Message {
   role: string;

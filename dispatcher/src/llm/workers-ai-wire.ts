@@ -7,7 +7,7 @@
 //                (newer models, e.g. gpt-oss, kimi)
 // Streams are server-sent events in either shape, `data: {"response":"…"}` or `choices[0].delta`,
 // usage on a late event, ending with `data: [DONE]`
-// (https://developers.cloudflare.com/workers-ai/features/streaming/).
+// (Workers AI docs, "Streaming": developers.cloudflare.com/workers-ai/…/streaming).
 import { ProviderError } from "./errors";
 import { failureMessage } from "./failure";
 import type { ChatResult, ChatUsage, ToolCall } from "./types";
