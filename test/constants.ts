@@ -8,8 +8,8 @@ export const TEST_PRICE_BOOK = {
   currency: "USD",
   perRun: 0.00002,
   perMillionCpuMs: 0.05,
-  perThousandInputTokens: { "*": 0.0006, "isoplane-echo": 0.01 },
-  perThousandOutputTokens: { "*": 0.0024, "isoplane-echo": 0.02 },
+  perThousandInputTokens: { "*": 0.0006, "builtin/isoplane-echo": 0.01 },
+  perThousandOutputTokens: { "*": 0.0024, "builtin/isoplane-echo": 0.02 },
   perGbMonthStored: 0.03,
 } as const;
 

@@ -156,7 +156,7 @@ describe("npm run deploy: arguments and the deploy config", () => {
       dispatcher: { workersDev: true, routes: [] },
       controlPlane: { workersDev: true, routes: [] },
       platformHosts: [],
-      llm: { provider: "builtin", baseUrl: null, model: null },
+      llm: { provider: "builtin", baseUrl: null, model: null, gateway: null, secrets: [], workersAi: false },
     });
     expect(errorsOf({}, {}, "deploy")).toEqual(["no Cloudflare account: set CLOUDFLARE_ACCOUNT_ID or accountId in the deploy config"]);
     expect(valid({ accountId: ACCOUNT }, {}, "deploy").accountId).toBe(ACCOUNT);
@@ -218,7 +218,9 @@ describe("npm run deploy: arguments and the deploy config", () => {
         { name: "CF_API_TOKEN", value: "cf-token" },
       ],
     });
-    expect(secretValues({ ...env, LLM_API_KEY: "sk-1" }, config, false).byWorker.dispatcher).toEqual([
+    // The built-in model needs no key: one in the environment is not deployed.
+    expect(secretValues({ ...env, LLM_API_KEY: "sk-1" }, config, false).byWorker.dispatcher).toEqual([{ name: "SECRETS_KEY", value: SECRETS_KEY }]);
+    expect(secretValues({ ...env, LLM_API_KEY: "sk-1" }, valid({ llm: { provider: "anthropic", model: "claude" } }), false).byWorker.dispatcher).toEqual([
       { name: "SECRETS_KEY", value: SECRETS_KEY },
       { name: "LLM_API_KEY", value: "sk-1" },
     ]);
@@ -293,6 +295,10 @@ describe("npm run deploy: the wrangler configs it renders", () => {
     expect(out.dispatcher.worker_loaders).toBeUndefined();
 
     expect(prod(out.controlPlane).vars).toEqual({
+      // The control plane checks default models and tenant keys against the same settings.
+      LLM_PROVIDER: "openai",
+      LLM_BASE_URL: "https://api.openai.com/v1",
+      LLM_MODEL: "gpt-4o-mini",
       PUBLISHER: "wfp",
       DISPATCH_NAMESPACE: "acme-agents",
       DISPATCHER_SCRIPT_NAME: "isoplane-dispatcher",
@@ -308,6 +314,33 @@ describe("npm run deploy: the wrangler configs it renders", () => {
         consumers: [{ queue: "acme-metering", max_batch_size: 100, max_retries: 10, dead_letter_queue: "acme-metering-dlq" }],
       },
     });
+  });
+
+  it("the model gateway's own form: LLM_PROVIDERS on both Workers, its named secrets required, the AI binding for workers-ai", () => {
+    const gateway = {
+      providers: {
+        openai: { type: "openai", baseUrl: "https://api.openai.com/v1", apiKeySecret: "OPENAI_API_KEY" },
+        modal: { type: "modal", baseUrl: "https://acme--vllm-serve.modal.run/v1", keySecret: "MODAL_KEY", secretSecret: "MODAL_SECRET" },
+        cf: { type: "workers-ai" },
+      },
+      aliases: { fast: "cf/@cf/meta/llama-3.1-8b-instruct" },
+      defaultModel: "fast",
+    };
+    const config = valid({ llm: gateway });
+    expect(config.llm).toEqual({ provider: "builtin", baseUrl: null, model: null, gateway: JSON.stringify(gateway), secrets: ["OPENAI_API_KEY", "MODAL_KEY", "MODAL_SECRET"], workersAi: true });
+    const out = renderConfigs({ raw: committed(), dirs: DIRS, config, d1Id: D1_ID }) as Record<WorkerKey, Obj>;
+    expect(prod(out.dispatcher).vars.LLM_PROVIDERS).toBe(JSON.stringify(gateway));
+    expect(prod(out.dispatcher).vars.LLM_PROVIDER).toBe("builtin");
+    expect(prod(out.dispatcher).ai).toEqual({ binding: "AI" });
+    expect(prod(out.controlPlane).vars.LLM_PROVIDERS).toBe(JSON.stringify(gateway));
+    expect(prod(out.controlPlane).ai).toBeUndefined();
+    const env = { SECRETS_KEY: btoa("0123456789abcdef0123456789abcdef"), ADMIN_TOKEN: "adm_0123456789abcdefghijklmn", CF_API_TOKEN: "cf", OPENAI_API_KEY: "sk-1", MODAL_KEY: "wk-1" };
+    const secrets = secretValues(env, config, false);
+    expect(secrets.byWorker.dispatcher.map((x) => x.name)).toEqual(["SECRETS_KEY", "OPENAI_API_KEY", "MODAL_KEY"]);
+    expect(secrets.errors).toEqual(["MODAL_SECRET (a model provider's key, named in llm) is not set in the environment"]);
+    // The Workers' own parser refuses a bad one, naming the field.
+    expect(errorsOf({ llm: { ...gateway, aliases: { fast: "cff/x" } } })).toEqual(['llm: aliases.fast: unknown model "cff/x": no provider named "cff" is configured (providers: builtin, openai, modal, cf)']);
+    expect(errorsOf({ llm: { providers: {}, provider: "openai" } })).toEqual(["llm.provider is not a known field"]);
   });
 
   it("a dry run without a database id renders none (wrangler builds without it)", () => {

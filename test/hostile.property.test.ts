@@ -55,6 +55,10 @@ const ROUTES: Route[] = [
   { worker: "cp", method: "PUT", path: "/v1/auth/jwks", auth: "tenant" },
   { worker: "cp", method: "GET", path: "/v1/auth/jwks", auth: "tenant" },
   { worker: "cp", method: "DELETE", path: "/v1/auth/jwks", auth: "tenant" },
+  { worker: "cp", method: "PATCH", path: "/v1/agents/{agent}", auth: "tenant" },
+  { worker: "cp", method: "PUT", path: "/v1/provider-keys/{provider}", auth: "tenant" },
+  { worker: "cp", method: "GET", path: "/v1/provider-keys", auth: "tenant" },
+  { worker: "cp", method: "DELETE", path: "/v1/provider-keys/{provider}", auth: "tenant" },
   { worker: "dp", method: "PUT", path: "/v1/context/{key}", auth: "tenant" },
   { worker: "dp", method: "GET", path: "/v1/context/{key}", auth: "tenant" },
   { worker: "dp", method: "DELETE", path: "/v1/context/{key}", auth: "tenant" },
@@ -240,6 +244,7 @@ function paramsFor(route: Route): fc.Arbitrary<Record<string, string>> {
     agent: ["echo", "other"],
     runId: [runId],
     name: ["SEARCH_KEY"],
+    provider: ["openai", "byok", "modal"],
   };
   return fc.record(Object.fromEntries(names.map((n) => [n, fc.oneof({ arbitrary: fc.constantFrom(...(known[n] ?? ["x"])), weight: 2 }, { arbitrary: hostileSegment, weight: 1 })])));
 }

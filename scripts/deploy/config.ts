@@ -183,7 +183,8 @@ export function validateDeployConfig(raw: unknown, env: Env, mode: "deploy" | "d
   let llmSecrets: string[] = provider === "builtin" ? [] : ["LLM_API_KEY"];
   let workersAi = false;
   if (gatewayForm) {
-    gateway = JSON.stringify(llm);
+    // Unknown keys are reported above; the rest is parsed.
+    gateway = JSON.stringify(Object.fromEntries(Object.entries(llm).filter(([k]) => GATEWAY_KEYS.includes(k))));
     try {
       // The same parser the Workers use: what deploys is what they accept.
       const parsed = gatewayConfig({ LLM_PROVIDERS: gateway });
