@@ -11,7 +11,7 @@ export default defineConfig(async () => {
     plugins: [
       cloudflareTest(({ inject }) => ({
         // Both Workers in one runtime over one D1 + R2, exactly as `npm start` shares them;
-        // test/worker.ts routes by host name to each Worker's own fetch handler.
+        // test/worker.ts routes by host name to each Worker's own fetch handler, with its own env.
         main: "./test/worker.ts",
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {

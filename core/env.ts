@@ -20,6 +20,19 @@ export interface PlatformEnv {
   LLM_PROVIDERS?: string;
 }
 
+/**
+ * The names of PlatformEnv no wrangler config declares (secrets and optional settings). Each Worker
+ * lists its own such names beside its env interface, these included (`DISPATCHER_SETTINGS`,
+ * `CONTROL_PLANE_SETTINGS`): the tests hand a Worker only its config's bindings (its generated
+ * worker-bindings.ts) and that list, so a binding its config lacks fails there too.
+ */
+export const PLATFORM_SETTINGS = ["SECRETS_KEY", "JWT_AUDIENCE", "PRICE_BOOK", "PLATFORM_COSTS", "BODY_READ_TIMEOUT_MS"] as const;
+
+/** The names of env `E` that are neither bindings of its generated interface `B` nor listed in `L`. */
+export type Unlisted<E, B, L extends readonly string[]> = Exclude<keyof E, keyof B | L[number]>;
+/** Fails the type check, naming them, unless `T` (an `Unlisted<…>`) is empty: `AllListed<Unlisted<E, B, typeof LIST>>`. */
+export type AllListed<T extends never> = T;
+
 /** Reads a positive integer setting, falling back to `fallback` when unset or malformed. */
 export function intSetting(value: string | undefined, fallback: number): number {
   const n = value === undefined ? NaN : Number(value);

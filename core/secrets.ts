@@ -1,3 +1,7 @@
+import { and, asc, eq } from "drizzle-orm";
+import { db } from "./db/client";
+import { agentSecrets } from "./db/schema";
+
 /**
  * Agent secrets are sealed with AES-256-GCM under the platform key (`SECRETS_KEY`, 32 bytes,
  * base64). The additional data binds each ciphertext to its tenant, agent and name, so a sealed
@@ -62,10 +66,12 @@ export async function agentSecretValues(
   tenantId: string,
   agent: string,
 ): Promise<Record<string, string>> {
-  const { results } = await d1
-    .prepare("SELECT name, sealed FROM agent_secrets WHERE tenant_id = ? AND agent = ? ORDER BY name")
-    .bind(tenantId, agent)
-    .all<{ name: string; sealed: string }>();
+  const results = await db(d1)
+    .select({ name: agentSecrets.name, sealed: agentSecrets.sealed })
+    .from(agentSecrets)
+    .where(and(eq(agentSecrets.tenantId, tenantId), eq(agentSecrets.agent, agent)))
+    .orderBy(asc(agentSecrets.name))
+    .all();
   const out: Record<string, string> = {};
   for (const row of results) out[row.name] = await openSecret(platformKey, tenantId, agent, row.name, row.sealed);
   return out;

@@ -1,4 +1,4 @@
-import type { Bound, PlatformEnv } from "../../core/env";
+import { type AllListed, type Bound, PLATFORM_SETTINGS, type PlatformEnv, type Unlisted } from "../../core/env";
 
 /**
  * The control plane's env: its bindings as `wrangler types` generates them from
@@ -21,3 +21,12 @@ export interface ControlPlaneEnv extends Omit<ControlPlaneBindings, "TENANTS" | 
   CF_ACCOUNT_ID?: string;
   CF_API_TOKEN?: string;
 }
+
+/**
+ * Every name of ControlPlaneEnv its wrangler config does not declare: secrets and optional
+ * settings (set by the deploy, `wrangler secret put` or `npm start`). The tests hand the control
+ * plane only these and its config's bindings (control-plane/worker-bindings.ts); a name added to
+ * the interface and not here fails the type check below. `LLM_PROVIDERS` is the model gateway's.
+ */
+export const CONTROL_PLANE_SETTINGS = [...PLATFORM_SETTINGS, "ADMIN_TOKEN", "MAX_SCRIPT_BYTES", "CF_ACCOUNT_ID", "CF_API_TOKEN", "LLM_PROVIDERS"] as const;
+export type ControlPlaneSettingsListed = AllListed<Unlisted<ControlPlaneEnv, ControlPlaneBindings, typeof CONTROL_PLANE_SETTINGS>>;

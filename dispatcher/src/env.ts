@@ -1,4 +1,4 @@
-import type { Bound, PlatformEnv } from "../../core/env";
+import { type AllListed, type Bound, PLATFORM_SETTINGS, type PlatformEnv, type Unlisted } from "../../core/env";
 
 /**
  * The dispatcher's env: its bindings as `wrangler types` generates them from wrangler.toml
@@ -46,6 +46,30 @@ export interface DispatcherEnv extends Omit<DispatcherBindings, "RUNS" | "LEDGER
   SANDBOXES?: Fetcher;
   SANDBOX_TOKEN?: string;
 }
+
+/**
+ * Every name of DispatcherEnv its wrangler config does not declare: secrets and optional settings
+ * (set by the deploy, `wrangler secret put` or `npm start`). The tests hand the dispatcher only
+ * these and its config's bindings (dispatcher/worker-bindings.ts); a name added to the interface
+ * and not here fails the type check below. `LLM_PROVIDERS` and `AI` are the model gateway's
+ * (an optional JSON setting; the optional Workers AI binding).
+ */
+export const DISPATCHER_SETTINGS = [
+  ...PLATFORM_SETTINGS,
+  "EVENT_ARCHIVE_AFTER_MS",
+  "PLATFORM_HOSTS",
+  "WEBHOOK_ALLOW_PRIVATE",
+  "LLM_BASE_URL",
+  "LLM_API_KEY",
+  "LLM_MODEL",
+  "LLM_PROVIDERS",
+  "AI",
+  "RUN_TIMEOUT_MS",
+  "MAX_CONTEXT_BYTES",
+  "SANDBOXES",
+  "SANDBOX_TOKEN",
+] as const;
+export type DispatcherSettingsListed = AllListed<Unlisted<DispatcherEnv, DispatcherBindings, typeof DISPATCHER_SETTINGS>>;
 
 /** Messages on the runs queue: an async run whose turn has come, or a webhook to deliver. */
 export type RunMessage = { kind: "run"; runId: string; tenantId: string } | { kind: "webhook"; runId: string; tenantId: string; url: string };

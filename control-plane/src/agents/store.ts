@@ -1,58 +1,79 @@
-import { and, desc, eq, isNotNull } from "drizzle-orm";
-import { db } from "../../../core/db/client";
-import { agents, agentVersions } from "../../../core/db/schema";
+import { and, desc, eq, isNotNull, max, sql } from "drizzle-orm";
+import { db, type Db } from "../../../core/db/client";
+import { agents, agentSecrets, agentVersions } from "../../../core/db/schema";
+import { d1Statement } from "../../../core/db/statement";
 import { ProblemError } from "../../../core/http/problem";
 
 /**
- * D1 statements for agents and their versions. They are returned, not run, so each route can put
- * them in one batch with its audit row: D1 runs a batch as a single transaction.
+ * Writes to agents and their versions. They are returned, not run, so each route can put them in
+ * one batch with its audit row: D1 runs a batch as a single transaction. Routes batching drizzle
+ * queries (`db.batch`) take the queries; routes whose batches still hold raw statements take the
+ * same queries as D1 statements (`…Statement(s)`, built by `d1Statement`).
  */
-export function newVersionStatements(
-  d1: D1Database,
-  v: { tenantId: string; agent: string; sha256: string; size: number; bundleKey: string; scriptName: string | null },
-): D1PreparedStatement[] {
+export function newVersionQueries(d: Db, v: { tenantId: string; agent: string; sha256: string; size: number; bundleKey: string; scriptName: string | null }) {
   const now = Date.now();
+  const ofAgent = and(eq(agentVersions.tenantId, v.tenantId), eq(agentVersions.agent, v.agent));
   return [
-    d1
-      .prepare(
-        "INSERT INTO agents (tenant_id, name, active_version, created_at, updated_at) VALUES (?1, ?2, NULL, ?3, ?3) ON CONFLICT DO NOTHING",
-      )
-      .bind(v.tenantId, v.agent, now),
+    d.insert(agents).values({ tenantId: v.tenantId, name: v.agent, activeVersion: null, createdAt: now, updatedAt: now }).onConflictDoNothing(),
     // Numbering inside the transaction: concurrent uploads cannot take the same version.
-    d1
-      .prepare(
-        `INSERT INTO agent_versions (tenant_id, agent, version, sha256, size, bundle_key, script_name, created_at)
-         SELECT ?1, ?2, COALESCE(MAX(version), 0) + 1, ?3, ?4, ?5, ?6, ?7 FROM agent_versions WHERE tenant_id = ?1 AND agent = ?2
-         RETURNING version`,
+    d
+      .insert(agentVersions)
+      .select(
+        d
+          .select({
+            tenantId: sql<string>`${v.tenantId}`.as("tenant_id"),
+            agent: sql<string>`${v.agent}`.as("agent"),
+            version: sql<number>`coalesce(max(${agentVersions.version}), 0) + 1`.as("version"),
+            sha256: sql<string>`${v.sha256}`.as("sha256"),
+            size: sql<number>`${v.size}`.as("size"),
+            bundleKey: sql<string>`${v.bundleKey}`.as("bundle_key"),
+            scriptName: sql<string | null>`${v.scriptName}`.as("script_name"),
+            createdAt: sql<number>`${now}`.as("created_at"),
+          })
+          .from(agentVersions)
+          .where(ofAgent),
       )
-      .bind(v.tenantId, v.agent, v.sha256, v.size, v.bundleKey, v.scriptName, now),
-    d1
-      .prepare(
-        `UPDATE agents SET active_version = (SELECT MAX(version) FROM agent_versions WHERE tenant_id = ?1 AND agent = ?2), updated_at = ?3
-         WHERE tenant_id = ?1 AND name = ?2`,
-      )
-      .bind(v.tenantId, v.agent, now),
-  ];
+      .returning({ version: agentVersions.version }),
+    d
+      .update(agents)
+      .set({ activeVersion: sql`(${d.select({ v: max(agentVersions.version) }).from(agentVersions).where(ofAgent)})`, updatedAt: now })
+      .where(and(eq(agents.tenantId, v.tenantId), eq(agents.name, v.agent))),
+  ] as const;
+}
+
+export function newVersionStatements(d1: D1Database, v: Parameters<typeof newVersionQueries>[1]): D1PreparedStatement[] {
+  return newVersionQueries(db(d1), v).map((q) => d1Statement(d1, q));
+}
+
+export function activateQuery(d: Db, tenantId: string, agent: string, version: number) {
+  return d
+    .update(agents)
+    .set({ activeVersion: version, updatedAt: Date.now() })
+    .where(and(eq(agents.tenantId, tenantId), eq(agents.name, agent)));
 }
 
 export function activateStatement(d1: D1Database, tenantId: string, agent: string, version: number): D1PreparedStatement {
-  return d1
-    .prepare("UPDATE agents SET active_version = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND name = ?2")
-    .bind(tenantId, agent, version, Date.now());
+  return d1Statement(d1, activateQuery(db(d1), tenantId, agent, version));
+}
+
+export function deleteAgentQueries(d: Db, tenantId: string, agent: string) {
+  return [
+    d.delete(agentSecrets).where(and(eq(agentSecrets.tenantId, tenantId), eq(agentSecrets.agent, agent))),
+    d.delete(agentVersions).where(and(eq(agentVersions.tenantId, tenantId), eq(agentVersions.agent, agent))),
+    d.delete(agents).where(and(eq(agents.tenantId, tenantId), eq(agents.name, agent))),
+  ] as const;
 }
 
 export function deleteAgentStatements(d1: D1Database, tenantId: string, agent: string): D1PreparedStatement[] {
-  return [
-    d1.prepare("DELETE FROM agent_secrets WHERE tenant_id = ? AND agent = ?").bind(tenantId, agent),
-    d1.prepare("DELETE FROM agent_versions WHERE tenant_id = ? AND agent = ?").bind(tenantId, agent),
-    d1.prepare("DELETE FROM agents WHERE tenant_id = ? AND name = ?").bind(tenantId, agent),
-  ];
+  return deleteAgentQueries(db(d1), tenantId, agent).map((q) => d1Statement(d1, q));
 }
 
-export function bumpSecretsStatement(d1: D1Database, tenantId: string, agent: string): D1PreparedStatement {
-  return d1
-    .prepare("UPDATE agents SET secrets_rev = secrets_rev + 1, updated_at = ?3 WHERE tenant_id = ?1 AND name = ?2")
-    .bind(tenantId, agent, Date.now());
+/** A secret changed: isolates built with the agent's old secrets are not reused. */
+export function bumpSecretsQuery(d: Db, tenantId: string, agent: string) {
+  return d
+    .update(agents)
+    .set({ secretsRev: sql`${agents.secretsRev} + 1`, updatedAt: Date.now() })
+    .where(and(eq(agents.tenantId, tenantId), eq(agents.name, agent)));
 }
 
 /** The agent, or the 404 a missing one (or another tenant's) gets. */

@@ -1,10 +1,10 @@
 import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { importJWK, type JWK } from "jose";
 import { requireTenant } from "../../../core/auth/middleware";
 import { DEFAULT_JWT_AUDIENCE, JWT_ALGORITHMS } from "../../../core/auth/jwt";
 import { clearAuthCache } from "../../../core/auth/tenant-auth";
-import { auditStatement } from "../audit";
+import { auditInsert } from "../audit";
 import { db } from "../../../core/db/client";
 import { tenantIssuers } from "../../../core/db/schema";
 import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
@@ -55,14 +55,16 @@ openapi(authRoutes, putJwks, async (c) => {
   const taken = await db(c.env.DB).select({ tenantId: tenantIssuers.tenantId }).from(tenantIssuers).where(eq(tenantIssuers.issuer, body.issuer)).get();
   if (taken && taken.tenantId !== tenantId) throw new ProblemError("conflict", "That issuer is registered by another tenant; use an issuer of your own.");
   const now = Date.now();
-  await c.env.DB.batch([
-    c.env.DB
-      .prepare(
-        `INSERT INTO tenant_issuers (tenant_id, issuer, jwks, updated_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (tenant_id) DO UPDATE SET issuer = excluded.issuer, jwks = excluded.jwks, updated_at = excluded.updated_at`,
-      )
-      .bind(tenantId, body.issuer, JSON.stringify(body.jwks), now),
-    auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "jwks.put", target: body.issuer, detail: { keys: body.jwks.keys.length } }),
+  const d = db(c.env.DB);
+  await d.batch([
+    d
+      .insert(tenantIssuers)
+      .values({ tenantId, issuer: body.issuer, jwks: JSON.stringify(body.jwks), updatedAt: now })
+      .onConflictDoUpdate({
+        target: tenantIssuers.tenantId,
+        set: { issuer: sql`excluded.issuer`, jwks: sql`excluded.jwks`, updatedAt: sql`excluded.updated_at` },
+      }),
+    auditInsert(d, { actor: { kind: "key", keyId }, tenantId, action: "jwks.put", target: body.issuer, detail: { keys: body.jwks.keys.length } }),
   ]);
   clearAuthCache();
   return c.json(view({ tenantId, issuer: body.issuer, jwks: JSON.stringify(body.jwks), updatedAt: now }, c.env.JWT_AUDIENCE ?? DEFAULT_JWT_AUDIENCE));
@@ -94,10 +96,8 @@ const deleteJwks = createRoute({
 
 openapi(authRoutes, deleteJwks, async (c) => {
   const { tenantId, keyId } = c.var.tenant;
-  await c.env.DB.batch([
-    c.env.DB.prepare("DELETE FROM tenant_issuers WHERE tenant_id = ?").bind(tenantId),
-    auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "jwks.delete" }),
-  ]);
+  const d = db(c.env.DB);
+  await d.batch([d.delete(tenantIssuers).where(eq(tenantIssuers.tenantId, tenantId)), auditInsert(d, { actor: { kind: "key", keyId }, tenantId, action: "jwks.delete" })]);
   clearAuthCache();
   return c.body(null, 204);
 });

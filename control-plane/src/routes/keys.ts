@@ -3,7 +3,7 @@ import { and, asc, eq } from "drizzle-orm";
 import { displayPrefix, generateApiKey, hashApiKey } from "../../../core/auth/api-key";
 import { SCOPES, type Scope } from "../../../core/auth/scopes";
 import { clearAuthCache } from "../../../core/auth/tenant-auth";
-import { auditStatement } from "../audit";
+import { auditInsert } from "../audit";
 import { db } from "../../../core/db/client";
 import { apiKeys, type ApiKey } from "../../../core/db/schema";
 import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
@@ -58,11 +58,10 @@ openapi(keyRoutes, createKey, async (c) => {
     expiresAt,
     revokedAt: null,
   };
-  await c.env.DB.batch([
-    c.env.DB
-      .prepare("INSERT INTO api_keys (id, tenant_id, name, key_hash, prefix, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-      .bind(row.id, row.tenantId, row.name, row.keyHash, row.prefix, row.scopes, row.createdAt, row.expiresAt),
-    auditStatement(c.env.DB, { actor: c.var.actor, tenantId: tenant.id, action: "key.create", target: row.id, detail: { scopes: JSON.parse(row.scopes) } }),
+  const d = db(c.env.DB);
+  await d.batch([
+    d.insert(apiKeys).values(row),
+    auditInsert(d, { actor: c.var.actor, tenantId: tenant.id, action: "key.create", target: row.id, detail: { scopes: JSON.parse(row.scopes) } }),
   ]);
   return c.json({ ...keyView(row, now), key } satisfies z.infer<typeof CreatedKey>, 201);
 });
@@ -103,9 +102,10 @@ openapi(keyRoutes, revokeKey, async (c) => {
     .get();
   if (!key) throw new ProblemError("not-found", "No key with that id.");
   if (key.revokedAt === null) {
-    await c.env.DB.batch([
-      c.env.DB.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ?").bind(Date.now(), key.id),
-      auditStatement(c.env.DB, { actor: c.var.actor, tenantId: tenant.id, action: "key.revoke", target: key.id }),
+    const d = db(c.env.DB);
+    await d.batch([
+      d.update(apiKeys).set({ revokedAt: Date.now() }).where(eq(apiKeys.id, key.id)),
+      auditInsert(d, { actor: c.var.actor, tenantId: tenant.id, action: "key.revoke", target: key.id }),
     ]);
   }
   clearAuthCache();

@@ -1,7 +1,10 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { asc, count, gte, sum } from "drizzle-orm";
 import { linesFor, period, tenantUsage } from "../../../core/billing/lines";
 import { formatMicros } from "../../../core/billing/prices";
 import { platformCosts, priceBook } from "../../../core/billing/spend";
+import { db } from "../../../core/db/client";
+import { tenants, usageDaily } from "../../../core/db/schema";
 import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
 import type { ControlPlaneApp } from "../context";
 
@@ -29,9 +32,15 @@ const getOverview = createRoute({
 openapi(adminOverview, getOverview, async (c) => {
   const now = new Date();
   const since = new Date(now.getTime() - 29 * 86_400_000).toISOString().slice(0, 10);
-  const [statuses, days] = await c.env.DB.batch<Record<string, string | number>>([
-    c.env.DB.prepare("SELECT status, COUNT(*) AS n FROM tenants GROUP BY status ORDER BY status"),
-    c.env.DB.prepare("SELECT day, SUM(runs) AS runs, SUM(failures) AS failures FROM usage_daily WHERE day >= ? GROUP BY day ORDER BY day").bind(since),
+  const d = db(c.env.DB);
+  const [statuses, days] = await d.batch([
+    d.select({ status: tenants.status, n: count() }).from(tenants).groupBy(tenants.status).orderBy(asc(tenants.status)),
+    d
+      .select({ day: usageDaily.day, runs: sum(usageDaily.runs), failures: sum(usageDaily.failures) })
+      .from(usageDaily)
+      .where(gte(usageDaily.day, since))
+      .groupBy(usageDaily.day)
+      .orderBy(asc(usageDaily.day)),
   ]);
   const book = priceBook(c.env);
   const costs = platformCosts(c.env);
@@ -43,8 +52,8 @@ openapi(adminOverview, getOverview, async (c) => {
   }
   spend.sort((a, b) => b.billedCost - a.billedCost || a.tenantId.localeCompare(b.tenantId));
   return c.json({
-    tenants: Object.fromEntries(statuses!.results.map((r) => [r.status, Number(r.n)])),
-    days: days!.results.map((r) => ({ day: String(r.day), runs: Number(r.runs), failures: Number(r.failures) })),
+    tenants: Object.fromEntries(statuses.map((r) => [r.status, r.n])),
+    days: days.map((r) => ({ day: r.day, runs: Number(r.runs), failures: Number(r.failures) })),
     topTenants: spend.slice(0, 10).map((s) => ({ ...s, billedCost: formatMicros(s.billedCost), platformCost: formatMicros(s.platformCost) })),
   } satisfies z.infer<typeof Overview>);
 });

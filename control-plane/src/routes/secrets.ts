@@ -1,13 +1,13 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, asc, eq } from "drizzle-orm";
-import { auditStatement } from "../audit";
+import { and, asc, eq, sql } from "drizzle-orm";
+import { auditInsert } from "../audit";
 import { db } from "../../../core/db/client";
 import { agentSecrets } from "../../../core/db/schema";
 import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
 import { ProblemError } from "../../../core/http/problem";
 import { isoTime } from "../../../core/log";
 import { MAX_SECRET_BYTES, RESERVED_ENV_NAMES, SECRET_NAME_PATTERN, sealSecret } from "../../../core/secrets";
-import { bumpSecretsStatement, findAgent, findVersion, scriptNames } from "../agents/store";
+import { bumpSecretsQuery, findAgent, findVersion, scriptNames } from "../agents/store";
 import type { ControlPlaneApp } from "../context";
 import { publishing } from "../publisher/publishing";
 import { AgentParam, PutSecret, SecretList, SecretView } from "../schemas";
@@ -59,16 +59,18 @@ openapi(secretRoutes, putSecret, async (c) => {
     if (active.scriptName) await publishing(() => c.var.publisher.putSecrets(active.scriptName!, { [name]: value }));
   }
   const now = Date.now();
-  await c.env.DB.batch([
-    c.env.DB
-      .prepare(
-        `INSERT INTO agent_secrets (tenant_id, agent, name, sealed, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (tenant_id, agent, name) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at`,
-      )
-      .bind(tenantId, agent, name, sealed, now),
-    bumpSecretsStatement(c.env.DB, tenantId, agent),
+  const d = db(c.env.DB);
+  await d.batch([
+    d
+      .insert(agentSecrets)
+      .values({ tenantId, agent, name, sealed, updatedAt: now })
+      .onConflictDoUpdate({
+        target: [agentSecrets.tenantId, agentSecrets.agent, agentSecrets.name],
+        set: { sealed: sql`excluded.sealed`, updatedAt: sql`excluded.updated_at` },
+      }),
+    bumpSecretsQuery(d, tenantId, agent),
     // The audit row names the secret, never its value.
-    auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "secret.put", target: `${agent}/${name}` }),
+    auditInsert(d, { actor: { kind: "key", keyId }, tenantId, action: "secret.put", target: `${agent}/${name}` }),
   ]);
   await notifyDispatcher(c.env, tenantId, { agent });
   return c.json({ name, updatedAt: isoTime(now) } satisfies z.infer<typeof SecretView>);
@@ -119,10 +121,11 @@ openapi(secretRoutes, deleteSecret, async (c) => {
   if (!existing) throw new ProblemError("not-found", `Agent "${agent}" has no secret ${name}.`);
   const scripts = await scriptNames(c.env.DB, tenantId, agent);
   await publishing(() => c.var.publisher.deleteSecret(scripts, name));
-  await c.env.DB.batch([
-    c.env.DB.prepare("DELETE FROM agent_secrets WHERE tenant_id = ? AND agent = ? AND name = ?").bind(tenantId, agent, name),
-    bumpSecretsStatement(c.env.DB, tenantId, agent),
-    auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "secret.delete", target: `${agent}/${name}` }),
+  const d = db(c.env.DB);
+  await d.batch([
+    d.delete(agentSecrets).where(and(eq(agentSecrets.tenantId, tenantId), eq(agentSecrets.agent, agent), eq(agentSecrets.name, name))),
+    bumpSecretsQuery(d, tenantId, agent),
+    auditInsert(d, { actor: { kind: "key", keyId }, tenantId, action: "secret.delete", target: `${agent}/${name}` }),
   ]);
   await notifyDispatcher(c.env, tenantId, { agent });
   return c.body(null, 204);

@@ -1,3 +1,6 @@
+import { and, asc, eq, ne, notExists, sql } from "drizzle-orm";
+import { db } from "../../../core/db/client";
+import { storageDaily, tenants } from "../../../core/db/schema";
 import { tenantPrefix } from "../../../core/storage/keys";
 
 /** Tenants measured per cron tick: the cron runs every minute, so this covers 72,000 tenants a day. */
@@ -9,14 +12,19 @@ const TENANTS_PER_TICK = 50;
  */
 export async function snapshotStorage(d1: D1Database, bucket: R2Bucket, now = new Date()): Promise<number> {
   const day = now.toISOString().slice(0, 10);
-  const { results } = await d1
-    .prepare(
-      `SELECT id FROM tenants t WHERE status <> 'deleted'
-       AND NOT EXISTS (SELECT 1 FROM storage_daily s WHERE s.tenant_id = t.id AND s.day = ?1)
-       ORDER BY id LIMIT ${TENANTS_PER_TICK}`,
+  const d = db(d1);
+  const results = await d
+    .select({ id: tenants.id })
+    .from(tenants)
+    .where(
+      and(
+        ne(tenants.status, "deleted"),
+        notExists(d.select({ one: sql`1` }).from(storageDaily).where(and(eq(storageDaily.tenantId, tenants.id), eq(storageDaily.day, day)))),
+      ),
     )
-    .bind(day)
-    .all<{ id: string }>();
+    .orderBy(asc(tenants.id))
+    .limit(TENANTS_PER_TICK)
+    .all();
   for (const { id } of results) {
     let bytes = 0;
     let objects = 0;
@@ -29,10 +37,7 @@ export async function snapshotStorage(d1: D1Database, bucket: R2Bucket, now = ne
       if (!listed.truncated) break;
       cursor = listed.cursor;
     }
-    await d1
-      .prepare("INSERT INTO storage_daily (tenant_id, day, bytes, objects, measured_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
-      .bind(id, day, bytes, objects, now.getTime())
-      .run();
+    await d.insert(storageDaily).values({ tenantId: id, day, bytes, objects, measuredAt: now.getTime() }).onConflictDoNothing().run();
   }
   return results.length;
 }
