@@ -15,9 +15,13 @@ export interface PlatformEnv {
   /**
    * The model gateway's providers, aliases, default model, fallbacks and retries (JSON, see
    * core/llm/config.ts): the dispatcher routes calls by it, the control plane checks the default
-   * models and tenant keys it stores against it. Unset: the built-in model only.
+   * models and tenant keys it stores against it. Unset: the earlier one-provider settings
+   * (`LLM_PROVIDER`, `LLM_BASE_URL`, `LLM_MODEL`), else the built-in model only.
    */
   LLM_PROVIDERS?: string;
+  LLM_PROVIDER?: string;
+  LLM_BASE_URL?: string;
+  LLM_MODEL?: string;
 }
 
 /**
@@ -26,7 +30,7 @@ export interface PlatformEnv {
  * `CONTROL_PLANE_SETTINGS`): the tests hand a Worker only its config's bindings (its generated
  * worker-bindings.ts) and that list, so a binding its config lacks fails there too.
  */
-export const PLATFORM_SETTINGS = ["SECRETS_KEY", "JWT_AUDIENCE", "PRICE_BOOK", "PLATFORM_COSTS", "BODY_READ_TIMEOUT_MS"] as const;
+export const PLATFORM_SETTINGS = ["SECRETS_KEY", "JWT_AUDIENCE", "PRICE_BOOK", "PLATFORM_COSTS", "BODY_READ_TIMEOUT_MS", "LLM_PROVIDERS", "LLM_PROVIDER", "LLM_BASE_URL", "LLM_MODEL"] as const;
 
 /** The names of env `E` that are neither bindings of its generated interface `B` nor listed in `L`. */
 export type Unlisted<E, B, L extends readonly string[]> = Exclude<keyof E, keyof B | L[number]>;

@@ -15,6 +15,7 @@ import { DISPATCHER_SETTINGS, type DispatcherEnv, type LedgerMessage, type RunMe
 import dispatcher, * as dispatcherExports from "../dispatcher/src/index";
 import { DISPATCHER_BINDINGS } from "../dispatcher/worker-bindings";
 import { FAKE_CF } from "./fakes/cloudflare-api";
+import { gatewayConfig, secretNames, type GatewaySettings } from "../core/llm/config";
 
 /** `env` cut down to `names`, then `over` on top (each of which must be one of `names` too). */
 function own<E>(worker: string, names: readonly string[], env: object, over: Partial<E> = {}): E {
@@ -30,7 +31,9 @@ function own<E>(worker: string, names: readonly string[], env: object, over: Par
 const DISPATCHER_NAMES = [...DISPATCHER_BINDINGS, ...DISPATCHER_SETTINGS];
 const CONTROL_PLANE_NAMES = [...CONTROL_PLANE_BINDINGS, ...CONTROL_PLANE_SETTINGS];
 const OUTBOUND_NAMES = [...OUTBOUND_BINDINGS, ...OUTBOUND_SETTINGS];
-export const dispatcherEnv = (env: object, over?: Partial<DispatcherEnv>) => own<DispatcherEnv>("dispatcher", DISPATCHER_NAMES, env, over);
+/** The secrets the model gateway's configuration names: the dispatcher reads them by those names. */
+const providerSecrets = (env: object) => secretNames(gatewayConfig(env as GatewaySettings)).map((s) => s.secret);
+export const dispatcherEnv = (env: object, over?: Partial<DispatcherEnv>) => own<DispatcherEnv>("dispatcher", [...DISPATCHER_NAMES, ...providerSecrets(env)], env, over);
 export const controlPlaneEnv = (env: object, over?: Partial<ControlPlaneEnv>) => own<ControlPlaneEnv>("control plane", CONTROL_PLANE_NAMES, env, over);
 export const outboundEnv = (env: object, over?: Partial<OutboundEnv>) => own<OutboundEnv>("outbound Worker", OUTBOUND_NAMES, env, over);
 

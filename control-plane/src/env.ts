@@ -28,5 +28,5 @@ export interface ControlPlaneEnv extends Omit<ControlPlaneBindings, "TENANTS" | 
  * plane only these and its config's bindings (control-plane/worker-bindings.ts); a name added to
  * the interface and not here fails the type check below. `LLM_PROVIDERS` is the model gateway's.
  */
-export const CONTROL_PLANE_SETTINGS = [...PLATFORM_SETTINGS, "ADMIN_TOKEN", "MAX_SCRIPT_BYTES", "CF_ACCOUNT_ID", "CF_API_TOKEN", "LLM_PROVIDERS"] as const;
+export const CONTROL_PLANE_SETTINGS = [...PLATFORM_SETTINGS, "ADMIN_TOKEN", "MAX_SCRIPT_BYTES", "CF_ACCOUNT_ID", "CF_API_TOKEN"] as const;
 export type ControlPlaneSettingsListed = AllListed<Unlisted<ControlPlaneEnv, ControlPlaneBindings, typeof CONTROL_PLANE_SETTINGS>>;

@@ -136,6 +136,9 @@ export function linesFor(u: TenantUsage, p: Period, prices: PriceBook, costs: Pl
   return { lines, billed, platform };
 }
 
+// The reads below are raw SQL on purpose: a UNION of two rollups and grouped sums over pages of
+// tenants, in one D1 batch; drizzle's builder would need one query per shape and more round trips.
+
 /** Tenants a page: their ids and the period's two days are bound to one statement, and D1 binds at most 100 parameters. */
 const PAGE = 98;
 

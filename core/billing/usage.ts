@@ -1,5 +1,8 @@
 import { z } from "@hono/zod-openapi";
 
+// Raw SQL on purpose: hour buckets are aggregated from the ledger's per-model JSON with json_each,
+// which drizzle's builder cannot express.
+
 const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a date as YYYY-MM-DD");
 /** `from`/`to` (UTC days, inclusive) and the bucket size, for tenants' and operators' usage reads alike. */
 export const UsageQuery = z.object({ from: Day, to: Day, granularity: z.enum(["hour", "day"]).default("day") });

@@ -25,14 +25,10 @@ export interface DispatcherEnv extends Omit<DispatcherBindings, "RUNS" | "LEDGER
   /** `true` lets webhooks target private and loopback addresses (local development only). */
   WEBHOOK_ALLOW_PRIVATE?: string;
   /**
-   * The one-provider settings of earlier versions (`builtin`, `openai` or `anthropic`, its base
-   * URL, model and key), read only when LLM_PROVIDERS is unset. The providers' keys are secrets
-   * named by LLM_PROVIDERS and read from this env by name (dispatcher/src/llm/gateway.ts).
+   * The one-provider form's key (LLM_PROVIDER and the rest are PlatformEnv's). The keys the
+   * gateway's own form names are secrets read from this env by name (dispatcher/src/llm/gateway.ts).
    */
-  LLM_PROVIDER?: string;
-  LLM_BASE_URL?: string;
   LLM_API_KEY?: string;
-  LLM_MODEL?: string;
   /** Workers AI (`[ai] binding = "AI"`), bound only when a `workers-ai` provider is configured. */
   AI?: import("./llm/workers-ai").AiBinding;
   /** Wall-clock budget of one run in milliseconds (default 300000). */
@@ -51,18 +47,15 @@ export interface DispatcherEnv extends Omit<DispatcherBindings, "RUNS" | "LEDGER
  * Every name of DispatcherEnv its wrangler config does not declare: secrets and optional settings
  * (set by the deploy, `wrangler secret put` or `npm start`). The tests hand the dispatcher only
  * these and its config's bindings (dispatcher/worker-bindings.ts); a name added to the interface
- * and not here fails the type check below. `LLM_PROVIDERS` and `AI` are the model gateway's
- * (an optional JSON setting; the optional Workers AI binding).
+ * and not here fails the type check below. `AI` is the model gateway's optional Workers AI
+ * binding; the provider keys its configuration names are read by those names.
  */
 export const DISPATCHER_SETTINGS = [
   ...PLATFORM_SETTINGS,
   "EVENT_ARCHIVE_AFTER_MS",
   "PLATFORM_HOSTS",
   "WEBHOOK_ALLOW_PRIVATE",
-  "LLM_BASE_URL",
   "LLM_API_KEY",
-  "LLM_MODEL",
-  "LLM_PROVIDERS",
   "AI",
   "RUN_TIMEOUT_MS",
   "MAX_CONTEXT_BYTES",

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
 import { and, asc, eq, gt } from "drizzle-orm";
 import { requireTenant } from "../../../core/auth/middleware";
-import { auditStatement, type Actor } from "../audit";
+import { auditInsert, auditStatement, type Actor } from "../audit";
 import { db } from "../../../core/db/client";
 import { agents } from "../../../core/db/schema";
 import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
@@ -103,14 +103,10 @@ openapi(agentRoutes, updateAgent, async (c) => {
   const { defaultModel } = c.req.valid("json");
   if (defaultModel !== null) checkModel(c.env, defaultModel, "defaultModel");
   await findAgent(c.env.DB, tenantId, agent);
-  const update = db(c.env.DB)
-    .update(agents)
-    .set({ defaultModel, updatedAt: Date.now() })
-    .where(and(eq(agents.tenantId, tenantId), eq(agents.name, agent)))
-    .toSQL();
-  await c.env.DB.batch([
-    c.env.DB.prepare(update.sql).bind(...update.params),
-    auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "agent.update", target: agent, detail: { defaultModel } }),
+  const d = db(c.env.DB);
+  await d.batch([
+    d.update(agents).set({ defaultModel, updatedAt: Date.now() }).where(and(eq(agents.tenantId, tenantId), eq(agents.name, agent))),
+    auditInsert(d, { actor: { kind: "key", keyId }, tenantId, action: "agent.update", target: agent, detail: { defaultModel } }),
   ]);
   await notifyDispatcher(c.env, tenantId, { agent });
   return c.json(await agentDetail(c.env.DB, tenantId, agent));

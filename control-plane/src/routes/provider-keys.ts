@@ -7,7 +7,7 @@ import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
 import { ProblemError } from "../../../core/http/problem";
 import { isoTime } from "../../../core/log";
 import { sealProviderKey } from "../../../core/secrets";
-import { auditStatement } from "../audit";
+import { auditInsert } from "../audit";
 import type { ControlPlaneApp } from "../context";
 import { checkKeyProvider } from "../models/check";
 import { ProviderKeyList, ProviderKeyView, ProviderParam, PutProviderKey } from "../schemas";
@@ -39,15 +39,14 @@ openapi(providerKeyRoutes, putKey, async (c) => {
   if (/[\r\n]/.test(key)) throw new ProblemError("invalid-request", "key: a key is one line (it is sent as a request header).");
   const sealed = await sealProviderKey(c.env.SECRETS_KEY, tenantId, provider, key);
   const now = Date.now();
-  const upsert = db(c.env.DB)
-    .insert(providerKeys)
-    .values({ tenantId, provider, sealed, updatedAt: now })
-    .onConflictDoUpdate({ target: [providerKeys.tenantId, providerKeys.provider], set: { sealed, updatedAt: now } })
-    .toSQL();
-  await c.env.DB.batch([
-    c.env.DB.prepare(upsert.sql).bind(...upsert.params),
+  const d = db(c.env.DB);
+  await d.batch([
+    d
+      .insert(providerKeys)
+      .values({ tenantId, provider, sealed, updatedAt: now })
+      .onConflictDoUpdate({ target: [providerKeys.tenantId, providerKeys.provider], set: { sealed, updatedAt: now } }),
     // The audit row names the provider, never the key.
-    auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "provider-key.put", target: provider }),
+    auditInsert(d, { actor: { kind: "key", keyId }, tenantId, action: "provider-key.put", target: provider }),
   ]);
   await notifyDispatcher(c.env, tenantId, { config: true });
   return c.json({ provider, updatedAt: isoTime(now) } satisfies z.infer<typeof ProviderKeyView>);
@@ -88,11 +87,8 @@ openapi(providerKeyRoutes, deleteKey, async (c) => {
   const where = and(eq(providerKeys.tenantId, tenantId), eq(providerKeys.provider, provider));
   const existing = await db(c.env.DB).select({ provider: providerKeys.provider }).from(providerKeys).where(where).get();
   if (!existing) throw new ProblemError("not-found", `No key of this tenant for provider "${provider}".`);
-  const q = db(c.env.DB).delete(providerKeys).where(where).toSQL();
-  await c.env.DB.batch([
-    c.env.DB.prepare(q.sql).bind(...q.params),
-    auditStatement(c.env.DB, { actor: { kind: "key", keyId }, tenantId, action: "provider-key.delete", target: provider }),
-  ]);
+  const d = db(c.env.DB);
+  await d.batch([d.delete(providerKeys).where(where), auditInsert(d, { actor: { kind: "key", keyId }, tenantId, action: "provider-key.delete", target: provider })]);
   await notifyDispatcher(c.env, tenantId, { config: true });
   return c.body(null, 204);
 });

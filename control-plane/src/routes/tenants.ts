@@ -1,8 +1,8 @@
-import { checkModel } from "../models/check";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq, lt, ne, or, sql } from "drizzle-orm";
 import { clearAuthCache } from "../../../core/auth/tenant-auth";
-import { auditStatement } from "../audit";
+import { auditInsert } from "../audit";
+import { checkModel } from "../models/check";
 import { db } from "../../../core/db/client";
 import { tenants } from "../../../core/db/schema";
 import { bearerSecurity, openapi, problems } from "../../../core/http/openapi";
@@ -45,9 +45,10 @@ openapi(adminTenants, createTenant, async (c) => {
   const { name } = c.req.valid("json");
   const now = Date.now();
   const id = newId("ten", now);
-  await c.env.DB.batch([
-    c.env.DB.prepare("INSERT INTO tenants (id, name, status, quotas, created_at, updated_at) VALUES (?, ?, 'active', '{}', ?, ?)").bind(id, name, now, now),
-    auditStatement(c.env.DB, { actor: c.var.actor, tenantId: id, action: "tenant.create", detail: { name } }),
+  const d = db(c.env.DB);
+  await d.batch([
+    d.insert(tenants).values({ id, name, status: "active", quotas: "{}", createdAt: now, updatedAt: now }),
+    auditInsert(d, { actor: c.var.actor, tenantId: id, action: "tenant.create", detail: { name } }),
   ]);
   return c.json(tenantView(await liveTenant(c.env.DB, id)), 201);
 });
@@ -115,21 +116,22 @@ openapi(adminTenants, updateTenant, async (c) => {
   const patch = c.req.valid("json");
   const quotas = patch.quotas ? mergeQuotas(tenant.quotas, patch.quotas) : tenant.quotas;
   if (patch.defaultModel) checkModel(c.env, patch.defaultModel, "defaultModel");
-  await c.env.DB.batch([
-    c.env.DB
-      .prepare("UPDATE tenants SET name = ?, status = ?, quotas = ?, egress_allow = ?, retention_days = ?, queue_weight = ?, default_model = ?, updated_at = ? WHERE id = ?")
-      .bind(
-        patch.name ?? tenant.name,
-        patch.status ?? tenant.status,
+  const d = db(c.env.DB);
+  await d.batch([
+    d
+      .update(tenants)
+      .set({
+        name: patch.name ?? tenant.name,
+        status: patch.status ?? tenant.status,
         quotas,
-        patch.egressAllow ? JSON.stringify([...new Set(patch.egressAllow)]) : tenant.egressAllow,
-        patch.retentionDays !== undefined ? patch.retentionDays : tenant.retentionDays,
-        patch.queueWeight !== undefined ? patch.queueWeight : tenant.queueWeight,
-        patch.defaultModel !== undefined ? patch.defaultModel : tenant.defaultModel,
-        Date.now(),
-        tenant.id,
-      ),
-    auditStatement(c.env.DB, { actor: c.var.actor, tenantId: tenant.id, action: "tenant.update", detail: patch }),
+        egressAllow: patch.egressAllow ? JSON.stringify([...new Set(patch.egressAllow)]) : tenant.egressAllow,
+        retentionDays: patch.retentionDays !== undefined ? patch.retentionDays : tenant.retentionDays,
+        queueWeight: patch.queueWeight !== undefined ? patch.queueWeight : tenant.queueWeight,
+        defaultModel: patch.defaultModel !== undefined ? patch.defaultModel : tenant.defaultModel,
+        updatedAt: Date.now(),
+      })
+      .where(eq(tenants.id, tenant.id)),
+    auditInsert(d, { actor: c.var.actor, tenantId: tenant.id, action: "tenant.update", detail: patch }),
   ]);
   // This isolate sees the change at once; every other one within the caches' one second; runs at once.
   clearAuthCache();
@@ -151,9 +153,10 @@ const deleteTenant = createRoute({
 openapi(adminTenants, deleteTenant, async (c) => {
   const tenant = c.var.managedTenant;
   const now = Date.now();
-  await c.env.DB.batch([
-    c.env.DB.prepare("UPDATE tenants SET status = 'deleted', deleted_at = ?, updated_at = ? WHERE id = ?").bind(now, now, tenant.id),
-    auditStatement(c.env.DB, { actor: c.var.actor, tenantId: tenant.id, action: "tenant.delete" }),
+  const d = db(c.env.DB);
+  await d.batch([
+    d.update(tenants).set({ status: "deleted", deletedAt: now, updatedAt: now }).where(eq(tenants.id, tenant.id)),
+    auditInsert(d, { actor: c.var.actor, tenantId: tenant.id, action: "tenant.delete" }),
   ]);
   clearAuthCache();
   await notifyDispatcher(c.env, tenant.id, { config: true });

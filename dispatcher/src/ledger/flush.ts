@@ -2,6 +2,10 @@ import { logEvent } from "../../../core/log";
 import type { Run } from "../../../core/db/schema";
 import type { LedgerMessage } from "../env";
 
+// Raw SQL on purpose, the one place besides the billing reads: the whole batch is one D1 round trip
+// of set-based statements (json_each over the batch, upserts that add to the rollups, newest-wins
+// by status rank), which drizzle's builder cannot express as one statement each.
+
 const RUN_COLUMNS = [
   ["id", "id"], ["tenant_id", "tenantId"], ["agent", "agent"], ["version", "version"], ["status", "status"], ["error", "error"],
   ["created_at", "createdAt"], ["started_at", "startedAt"], ["finished_at", "finishedAt"], ["wall_ms", "wallMs"], ["cpu_ms", "cpuMs"],
