@@ -200,7 +200,10 @@ describe("npm run deploy: arguments and the deploy config", () => {
   it("the example config documents a valid configuration", async () => {
     // @ts-expect-error -- Vite's `?raw` import: the file's text (no type declarations for it here).
     const example = (await import("../isoplane.deploy.example.jsonc?raw")).default as string;
-    expect(valid(parseJsonc(example))).toEqual(valid({}));
+    const documented = valid(parseJsonc(example));
+    // It shows the gateway's own form, with the built-in model as the default: the same as no llm at all.
+    expect({ ...documented, llm: { ...documented.llm, gateway: null } }).toEqual(valid({}));
+    expect(JSON.parse(documented.llm.gateway!)).toEqual({ providers: {}, defaultModel: "builtin/isoplane-echo" });
   });
 
   it("secrets come from the environment; missing and unusable ones are named", () => {

@@ -216,6 +216,8 @@ describe("tenant keys (BYOK)", () => {
     await expectProblem(await putKey(t, "Bad_Name", { key: "k" }), 400, "invalid-request");
     await expectProblem(await putKey(t, "openai", { key: "" }), 400, "invalid-request");
     await expectProblem(await putKey(t, "openai", { key: "a\nb" }), 400, "invalid-request");
+    await expectProblem(await putKey(t, "openai", { key: "sk key" }), 400, "invalid-request");
+    await expectProblem(await putKey(t, "openai", { key: "sk-ключ" }), 400, "invalid-request");
     await expectProblem(await putKey(t, "openai", { key: "k".repeat(5 * 1024 + 1) }), 400, "invalid-request");
     await expectProblem(await putKey(t, "openai", { key: "k", extra: 1 }), 400, "invalid-request");
     await expectProblem(await putKey(t, "openai", [1]), 400, "invalid-request");

@@ -36,7 +36,8 @@ openapi(providerKeyRoutes, putKey, async (c) => {
   const { tenantId, keyId } = c.var.tenant;
   checkKeyProvider(c.env, provider);
   const { key } = c.req.valid("json");
-  if (/[\r\n]/.test(key)) throw new ProblemError("invalid-request", "key: a key is one line (it is sent as a request header).");
+  // It is sent as a request header: printable ASCII, no spaces, or every call would fail later.
+  if (!/^[\x21-\x7e]+$/.test(key)) throw new ProblemError("invalid-request", "key: an API key is printable ASCII without spaces or line breaks (it is sent as a request header).");
   const sealed = await sealProviderKey(c.env.SECRETS_KEY, tenantId, provider, key);
   const now = Date.now();
   const d = db(c.env.DB);
