@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { MODEL_CALLER as AGENT } from "../test/agents.ts";
 import { fakeAnthropic, FAKE_ANTHROPIC_KEY } from "../test/fakes/anthropic.ts";
 import { FAKE_LLM_KEY, fakeOpenAI } from "../test/fakes/openai.ts";
 import { call, freePort, root, runMain, startPlatform } from "./platform-process.mjs";
@@ -62,30 +63,6 @@ function refusedStart(env) {
     });
   });
 }
-
-const AGENT = `export default {
-  async fetch(request, env) {
-    const { input } = await request.json();
-    const out = [];
-    for (const c of input.calls) {
-      const req = { ...(c.model ? { model: c.model } : {}), messages: [{ role: "user", content: c.q }] };
-      try {
-        if (c.stream) {
-          const lines = (await new Response(await env.LLM.stream(req)).text()).trim().split("\\n").map((l) => JSON.parse(l));
-          const done = lines.find((l) => l.type === "done");
-          const error = lines.find((l) => l.type === "error");
-          out.push(error ? { error: error.error } : { model: done.model, content: done.content, deltas: lines.length - 1 });
-        } else {
-          const r = await env.LLM.chat(req);
-          out.push({ model: r.model, content: r.content });
-        }
-      } catch (e) {
-        out.push({ error: String(e && e.message) });
-      }
-    }
-    return Response.json(out);
-  },
-};`;
 
 let platform = null;
 const servers = [];
@@ -156,7 +133,7 @@ async function main() {
   if (offline.model !== "builtin/isoplane-echo" || offline.content !== "echo: offline") fail(`built-in model: ${JSON.stringify(offline)}`);
   if (fellOver.model !== "anthropic/claude-test") fail(`fallback: ${JSON.stringify(fellOver)}`);
   if (!/^LLM\.chat: unknown model "gpt-4o"/.test(unknown.error ?? "")) fail(`unknown model: ${JSON.stringify(unknown)}`);
-  log(`✓ one run (${ms} ms) called two providers and the built-in model: openai/gpt-test → "${planned.content}", anthropic/claude-test streamed in ${written.deltas} lines → "${written.content}"`);
+  log(`✓ one run (${ms} ms) called two providers and the built-in model: openai/gpt-test → "${planned.content}", anthropic/claude-test streamed in ${written.deltas} chunks → "${written.content}"`);
 
   const events = await call("GET", `${DP}/v1/runs/${run.id}/events?limit=1000`, { token: key }, 200);
   const types = events.events.map((e) => e.type);

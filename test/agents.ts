@@ -56,3 +56,28 @@ export default {
 };`;
 
 export const VERSIONED = (n: number) => `export default { fetch() { return Response.json({ version: ${n} }); } };`;
+
+/** Makes each model call its input lists and reports what answered (or the error), one entry a call (test/gateway.test.ts, scripts/models-e2e.mjs). */
+export const MODEL_CALLER = `export default {
+  async fetch(request, env) {
+    const { input } = await request.json();
+    const out = [];
+    for (const c of input.calls) {
+      const req = { ...(c.model ? { model: c.model } : {}), messages: [{ role: "user", content: c.q }] };
+      try {
+        if (c.stream) {
+          const lines = (await new Response(await env.LLM.stream(req)).text()).trim().split("\\n").map((l) => JSON.parse(l));
+          const done = lines.find((l) => l.type === "done");
+          const error = lines.find((l) => l.type === "error");
+          out.push(error ? { error: error.error } : { model: done.model, content: done.content, deltas: lines.length - 1 });
+        } else {
+          const r = await env.LLM.chat(req);
+          out.push({ model: r.model, content: r.content, usage: r.usage });
+        }
+      } catch (e) {
+        out.push({ error: String(e && e.message) });
+      }
+    }
+    return Response.json(out);
+  },
+};`;

@@ -1,36 +1,12 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { MODEL_CALLER as CALLER } from "./agents";
 import { FAKE_LLM_KEY } from "./fakes/openai";
 import { ADMIN, audit, bearer, cp, expectProblem, json, ledgered, newTenant, patch, put, run, runEvents, upload, type TestTenant } from "./helpers";
 
 // The model gateway through the real surface: an agent names models of several providers in one
 // run (the fakes of each wire format answer, see TEST_LLM_PROVIDERS), with defaults, retries,
 // fallbacks and the tenant's own keys.
-
-/** Makes each call its input lists and reports what answered (or the error), one entry a call. */
-const CALLER = `export default {
-  async fetch(request, env) {
-    const { input } = await request.json();
-    const out = [];
-    for (const c of input.calls) {
-      const req = { ...(c.model ? { model: c.model } : {}), messages: [{ role: "user", content: c.q }] };
-      try {
-        if (c.stream) {
-          const lines = (await new Response(await env.LLM.stream(req)).text()).trim().split("\\n").map((l) => JSON.parse(l));
-          const done = lines.find((l) => l.type === "done");
-          const error = lines.find((l) => l.type === "error");
-          out.push(error ? { error: error.error } : { model: done.model, content: done.content, deltas: lines.length - 1 });
-        } else {
-          const r = await env.LLM.chat(req);
-          out.push({ model: r.model, content: r.content, usage: r.usage });
-        }
-      } catch (e) {
-        out.push({ error: String(e && e.message) });
-      }
-    }
-    return Response.json(out);
-  },
-};`;
 
 type Answer = { model?: string; content?: string; error?: string; deltas?: number };
 
@@ -193,6 +169,19 @@ describe("tenant keys (BYOK)", () => {
     expect((await cp("/v1/provider-keys/byok", { method: "DELETE", headers: bearer(t.key) })).status).toBe(204);
     expect((await calls(t, [{ model: "byok/gpt-test", q: "x" }])).answers[0]!.error).toMatch(/stored none/);
     await expectProblem(await cp("/v1/provider-keys/byok", { method: "DELETE", headers: bearer(t.key) }), 404, "not-found");
+  });
+
+  it("past the spend cap, calls on the tenant's own key still go through; the platform's are refused", async () => {
+    const t = await newTenant();
+    await upload(t, "caller", CALLER);
+    expect((await putKey(t, "byok", { key: FAKE_LLM_KEY })).status).toBe(200);
+    // The run (20 µ$) fits; its first platform call (42 µ$ of tokens) takes it past the cap.
+    expect((await cp(`/admin/tenants/${t.id}`, patch({ quotas: { monthlySpendCapUsd: 0.00003 } }))).status).toBe(200);
+    const { answers } = await calls(t, [{ model: "openai/gpt-test", q: "hi" }, { model: "openai/gpt-test", q: "again" }, { model: "byok/gpt-test", q: "mine" }, { model: "byok/gpt-test", q: "s", stream: true }]);
+    expect(answers[0]).toMatchObject({ model: "openai/gpt-test" });
+    expect(answers[1]!.error).toMatch(/spend cap is reached/);
+    expect(answers[2]).toMatchObject({ model: "byok/gpt-test", content: "fake:gpt-test:MINE" });
+    expect(answers[3]).toMatchObject({ model: "byok/gpt-test", content: "fake:gpt-test:S" });
   });
 
   it("a tenant key replaces the platform's for its runs only, and its value never reaches an error", async () => {

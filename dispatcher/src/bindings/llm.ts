@@ -33,6 +33,8 @@ interface Admitted {
   budget: { remaining: number; book: PriceBook } | null;
   target: ResolvedModel;
   ctx: CallContext;
+  /** The tenant stored its own key for the target's provider: the call costs the platform nothing, so a reached cap does not refuse it. */
+  ownKey: boolean;
 }
 
 /**
@@ -46,8 +48,8 @@ interface Admitted {
 export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
   async chat(request: unknown, runId: string): Promise<ChatResult> {
     const parsed = parse(request, "chat");
-    const { budget, target, ctx } = await this.admit(runId, parsed, "chat");
-    if (budget && budget.remaining <= 0) throw new Error(SPEND_CAP_MESSAGE);
+    const { budget, target, ctx, ownKey } = await this.admit(runId, parsed, "chat");
+    if (budget && budget.remaining <= 0 && !ownKey) throw new Error(SPEND_CAP_MESSAGE);
     const { result, served } = await this.gateway("chat", () => this.models().chat(parsed, target, ctx));
     await this.charge(runId, result, served);
     return result;
@@ -61,8 +63,8 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
    */
   async stream(request: unknown, runId: string): Promise<ReadableStream<Uint8Array>> {
     const parsed = parse(request, "stream");
-    const { budget, target, ctx } = await this.admit(runId, parsed, "stream");
-    if (budget && budget.remaining <= 0) throw new Error(SPEND_CAP_MESSAGE);
+    const { budget, target, ctx, ownKey } = await this.admit(runId, parsed, "stream");
+    if (budget && budget.remaining <= 0 && !ownKey) throw new Error(SPEND_CAP_MESSAGE);
     const { chunks, served } = await this.gateway("stream", () => this.models().stream(parsed, target, ctx));
     const encoder = new TextEncoder();
     const model = served.id;
@@ -175,10 +177,11 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
         return sealed === null ? null : openProviderKey(this.env.SECRETS_KEY, tenantId, provider, sealed);
       },
     };
-    if (!begun.spendCapped) return { budget: null, target, ctx };
+    const ownKey = begun.tenantKeys.includes(target.provider);
+    if (!begun.spendCapped) return { budget: null, target, ctx, ownKey };
     const remaining = await tenantStub(this.env, tenantId).remainingMicros(tenantId);
-    if (remaining === null) return { budget: null, target, ctx };
-    return { budget: { remaining: remaining - begun.spentMicros, book: priceBook(this.env) }, target, ctx };
+    if (remaining === null) return { budget: null, target, ctx, ownKey };
+    return { budget: { remaining: remaining - begun.spentMicros, book: priceBook(this.env) }, target, ctx, ownKey };
   }
 
   /** The model a call names, else its agent's or tenant's default, else the platform's; an unknown one is refused, never replaced. */
