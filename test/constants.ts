@@ -24,6 +24,8 @@ export const TEST_LLM_PROVIDERS = {
     anthropic: { type: "anthropic", baseUrl: "https://anthropic.test", apiKeySecret: "TEST_ANTHROPIC_KEY" },
     // No platform key: only tenants that store their own can use it.
     byok: { type: "openai", baseUrl: "https://llm.test/v1" },
+    // Authenticated by a header secret (Azure's form): it takes no tenant keys.
+    azure: { type: "openai", baseUrl: "https://llm.test/v1", headerSecrets: { "api-key": "TEST_OPENAI_KEY" } },
   },
   aliases: { fast: "openai/gpt-test", claude: "anthropic/claude-test" },
   fallbacks: { "openai/unavailable": "anthropic/claude-test" },

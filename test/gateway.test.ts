@@ -27,12 +27,15 @@ describe("the model gateway", () => {
     const t = await newTenant();
     await upload(t, "caller", CALLER);
     const { id, answers } = await calls(t, [
+      { model: "azure/gpt-test", q: "header" },
       { model: "openai/gpt-test", q: "hi" },
       { model: "claude", q: "yo" },
       { q: "plain" },
       { model: "modal/vllm-model", q: "m", stream: true },
       { model: "anthropic/claude-test", q: "s", stream: true },
     ]);
+    // A provider authenticated by a header secret (Azure's api-key).
+    expect(answers.shift()).toMatchObject({ model: "azure/gpt-test", content: "fake:gpt-test:HEADER" });
     expect(answers[0]).toMatchObject({ model: "openai/gpt-test", content: "fake:gpt-test:HI" });
     expect(answers[1]).toMatchObject({ model: "anthropic/claude-test" });
     expect(answers[1]!.content).toMatch(/^claude:\d+:YO$/);
@@ -40,7 +43,7 @@ describe("the model gateway", () => {
     expect(answers[3]).toMatchObject({ model: "modal/vllm-model", content: "fake:vllm-model:M" });
     expect(answers[4]!.content).toMatch(/^claude:\d+:S$/);
     const usage = await modelUsage(id);
-    expect(Object.keys(usage).sort()).toEqual(["anthropic/claude-test", "builtin/isoplane-echo", "modal/vllm-model", "openai/gpt-test"]);
+    expect(Object.keys(usage).sort()).toEqual(["anthropic/claude-test", "azure/gpt-test", "builtin/isoplane-echo", "modal/vllm-model", "openai/gpt-test"]);
     expect(usage["openai/gpt-test"]).toEqual({ input: 7, output: 16 });
   });
 
@@ -48,7 +51,7 @@ describe("the model gateway", () => {
     const t = await newTenant();
     await upload(t, "caller", CALLER);
     const { id, answers } = await calls(t, [{ model: "gpt-4o", q: "x" }, { model: "nope/x", q: "x" }, { model: "builtin/other", q: "x" }, { model: "gpt-4o", q: "x", stream: true }]);
-    expect(answers[0]!.error).toMatch(/^LLM\.chat: unknown model "gpt-4o": name it as provider\/model \(providers: builtin, openai, modal, anthropic, byok\) or by an alias \(fast, claude\)/);
+    expect(answers[0]!.error).toMatch(/^LLM\.chat: unknown model "gpt-4o": name it as provider\/model \(providers: builtin, openai, modal, anthropic, byok, azure\) or by an alias \(fast, claude\)/);
     expect(answers[1]!.error).toMatch(/unknown model "nope\/x": no provider named "nope" is configured/);
     expect(answers[2]!.error).toMatch(/the built-in provider has one model, builtin\/isoplane-echo/);
     expect(answers[3]!.error).toMatch(/^LLM\.stream: unknown model "gpt-4o"/);
@@ -115,6 +118,8 @@ describe("the model gateway", () => {
     await expectProblem(await agentPatch({ defaultModel: 7 }), 400, "invalid-request");
     await expectProblem(await agentPatch({ defaultModel: "" }), 400, "invalid-request");
     await expectProblem(await agentPatch({ model: "fast" }), 400, "invalid-request");
+    await expectProblem(await agentPatch({ defaultModel: "openai/gpt\n" }), 400, "invalid-request");
+    await expectProblem(await agentPatch({ defaultModel: "openai/gpt test" }), 400, "invalid-request");
     await expectProblem(await cp("/v1/agents/missing", { method: "PATCH", headers: { ...bearer(t.key), "content-type": "application/json" }, body: JSON.stringify({ defaultModel: "fast" }) }), 404, "not-found");
     await expectProblem(await cp(`/admin/tenants/${t.id}`, patch({ defaultModel: "mystery" })), 400, "unknown-model");
     await expectProblem(await cp(`/admin/tenants/${t.id}`, patch({ defaultModel: "x".repeat(201) })), 400, "invalid-request");
@@ -200,6 +205,9 @@ describe("tenant keys (BYOK)", () => {
   it("refuses keys for providers that do not take them, unknown providers and bad bodies", async () => {
     const t = await newTenant();
     await expectProblem(await putKey(t, "modal", { key: "k" }), 400, "invalid-request");
+    // It would send the platform's api-key header beside the tenant's key.
+    const azure = await expectProblem(await putKey(t, "azure", { key: "k" }), 400, "invalid-request");
+    expect(azure.detail).toMatch(/does not take tenants' own keys/);
     await expectProblem(await putKey(t, "builtin", { key: "k" }), 404, "not-found");
     await expectProblem(await putKey(t, "nope", { key: "k" }), 404, "not-found");
     await expectProblem(await putKey(t, "Bad_Name", { key: "k" }), 400, "invalid-request");

@@ -9,7 +9,7 @@ import { PROVIDER_NAME } from "../../core/llm/config";
 const Timestamp = z.string().datetime();
 
 /** A model as a tenant or an operator names it; whether a provider serves it is checked against the gateway's configuration. */
-const ModelName = z.string().min(1).max(200);
+const ModelName = z.string().min(1).max(200).regex(/^[^\s\x00-\x1f\x7f]+$/, "no spaces or control characters");
 
 /** Tenant ids of the wrong shape are not refused here: they cannot exist, so they get the 404 of a missing tenant. */
 export const TenantIdParam = z.object({ tenantId: z.string().openapi({ param: { name: "tenantId", in: "path" }, example: "ten_01jd00000000000000ab" }) });

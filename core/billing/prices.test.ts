@@ -14,5 +14,8 @@ describe("modelPrice", () => {
     expect(modelPrice(table, "workers-ai/@cf/meta/llama")).toBe(1);
     expect(modelPrice(table, "x/constructor")).toBe(1);
     expect(modelPrice(table, "__proto__")).toBe(1);
+    // The built-in model's old name is no discount for another provider's model, nor is a nested name.
+    expect(modelPrice(table, "openai/isoplane-echo")).toBe(1);
+    expect(modelPrice(table, "openai/x/gpt-4o-mini")).toBe(1);
   });
 });

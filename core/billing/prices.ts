@@ -64,12 +64,16 @@ export const WORKERS_FOR_PLATFORMS_LIST_PRICE: PlatformCosts = {
 
 /**
  * A model's price: listed under its id (`openai/gpt-4o-mini`), else under the provider's own name
- * for it (`gpt-4o-mini`: price books written before models had providers), else `*`.
+ * for it (`gpt-4o-mini`: price books written before models had providers), else `*`. Unlisted
+ * models cost `*`: an operator who wants only priced models served lists each provider's `models`.
  */
 export function modelPrice(table: Record<string, number>, model: string): number {
+  if (Object.hasOwn(table, model)) return table[model]!;
   const slash = model.indexOf("/");
   const own = slash > 0 ? model.slice(slash + 1) : null;
-  return (Object.hasOwn(table, model) ? table[model] : own !== null && Object.hasOwn(table, own) ? table[own] : undefined) ?? table["*"]!;
+  // Only a plain name, and never the built-in model's: `openai/isoplane-echo` is not free.
+  if (own !== null && !own.includes("/") && own !== LEGACY_BUILTIN && Object.hasOwn(table, own)) return table[own]!;
+  return table["*"]!;
 }
 
 /** Reads a JSON setting with its schema; a malformed setting is a configuration error, said loudly. */

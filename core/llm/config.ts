@@ -22,6 +22,13 @@ const BaseUrl = z
   .url()
   .refine((u) => /^https?:$/.test(new URL(u).protocol), "an http(s) URL");
 const HeaderName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/);
+/** A model's own name at its provider: no spaces or control characters. */
+const MODEL_PART = /^[^\s\x00-\x1f\x7f]{1,200}$/;
+/**
+ * The models a provider may serve, if the operator lists them: any other name is an unknown
+ * model. Without a list every name goes to the provider (priced at the price book's entry, else `*`).
+ */
+const Models = z.array(z.string().regex(MODEL_PART, "a model name without spaces")).min(1).max(1000).optional();
 
 const OpenAIProvider = z.strictObject({
   /** Any OpenAI-compatible chat completions endpoint: OpenAI, Groq, Together, vLLM, Ollama… */
@@ -31,6 +38,7 @@ const OpenAIProvider = z.strictObject({
   apiKeySecret: SecretName.optional(),
   /** Extra request headers, each from a secret (header name → secret name). */
   headerSecrets: z.record(HeaderName, SecretName).optional(),
+  models: Models,
 });
 const ModalProvider = z.strictObject({
   /** A model served on Modal behind proxy auth: OpenAI-compatible, plus `Modal-Key` / `Modal-Secret`. */
@@ -40,22 +48,31 @@ const ModalProvider = z.strictObject({
   secretSecret: SecretName,
   /** The bearer token, if the server checks one too (vLLM's `--api-key`). */
   apiKeySecret: SecretName.optional(),
+  models: Models,
 });
 const AnthropicProvider = z.strictObject({
   type: z.literal("anthropic"),
   baseUrl: BaseUrl.optional(),
   apiKeySecret: SecretName.optional(),
+  models: Models,
 });
 const WorkersAiProvider = z.strictObject({
   /** Cloudflare Workers AI through the dispatcher's `AI` binding. */
   type: z.literal("workers-ai"),
+  models: Models,
 });
 
 export const ProviderConfig = z.discriminatedUnion("type", [OpenAIProvider, ModalProvider, AnthropicProvider, WorkersAiProvider]);
 export type ProviderConfig = z.infer<typeof ProviderConfig>;
 
-/** Provider kinds a tenant may bring its own key for (the key replaces the platform's). */
-export const TENANT_KEY_TYPES: readonly ProviderConfig["type"][] = ["openai", "anthropic"];
+/**
+ * Whether a tenant may bring its own key for a provider: an `openai` or `anthropic` one whose only
+ * credential is the key. A provider that also sends header secrets (Azure's `api-key`, an
+ * organisation header) would send the platform's credentials with the tenant's key, so it takes none.
+ */
+export function takesTenantKeys(p: ProviderConfig): boolean {
+  return (p.type === "openai" && !Object.keys(p.headerSecrets ?? {}).length) || p.type === "anthropic";
+}
 
 export const RetryConfig = z.strictObject({
   /** Attempts per model, the first included. */
@@ -122,7 +139,9 @@ function resolveIn(c: Pick<GatewayConfig, "providers" | "aliases">, name: string
   } else if (!Object.hasOwn(c.providers, provider)) {
     return { ok: false, error: `unknown model "${name}": no provider named "${provider}" is configured (providers: ${[BUILTIN_PROVIDER, ...Object.keys(c.providers)].join(", ")})` };
   }
-  if (!model.trim()) return { ok: false, error: `unknown model "${name}": the model part is empty` };
+  if (!MODEL_PART.test(model)) return { ok: false, error: `unknown model "${name}": the model part is empty or has spaces or control characters` };
+  const listed = provider === BUILTIN_PROVIDER ? undefined : c.providers[provider]!.models;
+  if (listed && !listed.includes(model)) return { ok: false, error: `unknown model "${name}": provider "${provider}" serves ${listed.slice(0, 10).join(", ")}${listed.length > 10 ? ", …" : ""}` };
   return { ok: true, provider, model, id: `${provider}/${model}` };
 }
 
@@ -149,7 +168,8 @@ function legacy(s: GatewaySettings): unknown {
   const id = `${kind}/${s.LLM_MODEL}`;
   return {
     providers: { [kind]: { type: kind, ...(s.LLM_BASE_URL ? { baseUrl: s.LLM_BASE_URL } : {}), apiKeySecret: "LLM_API_KEY" } },
-    aliases: { [s.LLM_MODEL]: id },
+    // A model name with a slash (`meta-llama/Llama-3.1-8B-Instruct`) cannot be a bare alias; it is still the default.
+    aliases: AliasName.safeParse(s.LLM_MODEL).success ? { [s.LLM_MODEL]: id } : {},
     defaultModel: id,
   };
 }
@@ -177,7 +197,7 @@ export function gatewayConfig(s: GatewaySettings): GatewayConfig {
   const result = GatewaySchema.safeParse(input);
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    throw new Error(`LLM_PROVIDERS is invalid: ${issue.path.join(".") || "(top level)"}: ${issue.message}`);
+    throw new Error(`${raw ? "LLM_PROVIDERS" : "LLM_PROVIDER / LLM_MODEL"} is invalid: ${issue.path.join(".") || "(top level)"}: ${issue.message}`);
   }
   if (parsed.size > 16) parsed.clear();
   parsed.set(cacheKey, result.data);

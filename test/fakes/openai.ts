@@ -11,7 +11,8 @@ export async function fakeOpenAI(request: Request, options: { requireKey?: boole
     return Response.json({ error: { message: "not found" } }, { status: 404 });
   }
   const auth = request.headers.get("authorization");
-  if ((options.requireKey ?? true) && auth !== `Bearer ${FAKE_LLM_KEY}`) {
+  // Azure OpenAI's form, `api-key: <key>`, is accepted too.
+  if ((options.requireKey ?? true) && auth !== `Bearer ${FAKE_LLM_KEY}` && request.headers.get("api-key") !== FAKE_LLM_KEY) {
     // OpenAI quotes the key it was sent, which is why providers redact their messages.
     return Response.json({ error: { message: `Incorrect API key provided: ${auth?.replace(/^Bearer /, "") ?? ""}.`, type: "invalid_request_error", code: "invalid_api_key" } }, { status: 401 });
   }
@@ -69,11 +70,23 @@ export async function fakeOpenAI(request: Request, options: { requireKey?: boole
 }
 
 /** The failures OpenAI answers, with the headers it sends along. */
-function failureFor(model: string): Response | null {
+function failureFor(model: string): Response | Promise<Response> | null {
   const rateLimited = { error: { message: "Rate limit reached for requests", type: "requests", code: "rate_limit_exceeded" } };
   if (model === "rate-limited") return Response.json(rateLimited, { status: 429, headers: { "retry-after": "1" } });
   if (model === "rate-limited-ms") return Response.json(rateLimited, { status: 429, headers: { "retry-after-ms": "250", "retry-after": "1" } });
   if (model === "unavailable") return Response.json({ error: { message: "The engine is currently overloaded, please try again later", type: "server_error" } }, { status: 503 });
+  // What a broken or hostile endpoint answers: a 200 that is no completion, token counts no one
+  // should bill, a malformed tool call, a stream that stalls after its first chunk.
+  if (model === "not-a-completion") return new Response("<html>502 Bad Gateway</html>", { headers: { "content-type": "text/html" } });
+  const completion = (message: unknown, usage: unknown) =>
+    Response.json({ id: "chatcmpl-test", object: "chat.completion", created: 1, model, choices: [{ index: 0, message, finish_reason: "stop", logprobs: null }], usage });
+  if (model === "bad-usage") return completion({ role: "assistant", content: "twelve chars" }, { prompt_tokens: -100_000_000, completion_tokens: "abc", total_tokens: 1e308 });
+  if (model === "bad-tool-call") return completion({ role: "assistant", content: null, tool_calls: [{ id: "", type: "function", function: { name: "x".repeat(500), arguments: "{}" } }] }, { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 });
+  if (model === "stall-stream") {
+    const first = `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: { role: "assistant", content: "first " }, finish_reason: null }] })}\n\n`;
+    return new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode(first)) }), { headers: { "content-type": "text/event-stream" } });
+  }
+  if (model === "hang") return new Promise<Response>(() => undefined);
   return null;
 }
 

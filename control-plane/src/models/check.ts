@@ -1,4 +1,4 @@
-import { gatewayConfig, resolveModel, TENANT_KEY_TYPES, type GatewayConfig } from "../../../core/llm/config";
+import { gatewayConfig, resolveModel, takesTenantKeys, type GatewayConfig } from "../../../core/llm/config";
 import { ProblemError } from "../../../core/http/problem";
 import { logEvent } from "../../../core/log";
 import type { ControlPlaneEnv } from "../env";
@@ -31,7 +31,7 @@ export function checkKeyProvider(env: ControlPlaneEnv, provider: string): void {
   if (!Object.hasOwn(c.providers, provider) || !p) {
     throw new ProblemError("not-found", `No provider named "${provider}" is configured (providers: ${Object.keys(c.providers).join(", ") || "none besides the built-in model"}).`);
   }
-  if (!TENANT_KEY_TYPES.includes(p.type)) {
-    throw new ProblemError("invalid-request", `Provider "${provider}" (${p.type}) does not take tenants' own keys; only ${TENANT_KEY_TYPES.join(" and ")} providers do.`);
+  if (!takesTenantKeys(p)) {
+    throw new ProblemError("invalid-request", `Provider "${provider}" (${p.type}) does not take tenants' own keys; only openai and anthropic providers whose one credential is the key do.`);
   }
 }

@@ -108,7 +108,7 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
             if (cost > watch.remaining) {
               stopped = true;
               await cutOff();
-              await chunks.return?.();
+              void chunks.return?.();
               controller.enqueue(line({ type: "error", error: SPEND_CAP_MESSAGE }));
               controller.close();
               return;
@@ -126,10 +126,11 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
         }
       },
       async cancel() {
-        // The agent stopped reading: what was generated so far is still paid for.
+        // The agent stopped reading: what was generated so far is still paid for, and the
+        // provider's stream is closed (not waited on: it may be stalled).
         stopped = true;
-        await chunks.return?.();
         await chargeOnce(estimate());
+        void chunks.return?.();
       },
     });
   }
@@ -174,7 +175,9 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
       tenantKey: async (provider) => {
         if (!begun.tenantKeys.includes(provider)) return null;
         const sealed = await tenantStub(this.env, tenantId).providerKey(tenantId, provider);
-        return sealed === null ? null : openProviderKey(this.env.SECRETS_KEY, tenantId, provider, sealed);
+        // Removed since the run began: its calls are not moved onto the platform's key (and bill).
+        if (sealed === null) throw new ModelError(`provider "${provider}": the tenant's own key was removed during this run`);
+        return openProviderKey(this.env.SECRETS_KEY, tenantId, provider, sealed);
       },
     };
     const ownKey = begun.tenantKeys.includes(target.provider);

@@ -3,7 +3,22 @@ import type { MessageParam, Tool } from "@anthropic-ai/sdk/resources/messages/me
 import { ProviderError, retryAfterMs } from "./errors";
 import { failureMessage, noAnswer } from "./failure";
 import { requireModel } from "./model";
-import type { ChatChunk, ChatProvider, ChatRequest, ChatResult, ToolCall } from "./types";
+import type { CallOptions, ChatChunk, ChatProvider, ChatRequest, ChatResult, ToolCall } from "./types";
+
+/** The SDK's own per-request ceiling (the gateway aborts sooner, at the run's deadline). */
+const CALL_TIMEOUT_MS = 10 * 60 * 1000;
+
+/** A tool call's arguments as Anthropic's `input`: a JSON object, or the request is refused saying which call. */
+function toolInput(call: ToolCall): Record<string, unknown> {
+  let input: unknown;
+  try {
+    input = JSON.parse(call.arguments || "{}");
+  } catch {
+    throw new TypeError(`toolCalls: the arguments of call "${call.id}" are not JSON`);
+  }
+  if (typeof input !== "object" || input === null || Array.isArray(input)) throw new TypeError(`toolCalls: the arguments of call "${call.id}" are not a JSON object`);
+  return input as Record<string, unknown>;
+}
 
 /** Anthropic requires max_tokens; this is what a request without one gets. */
 const DEFAULT_MAX_TOKENS = 4096;
@@ -28,7 +43,7 @@ function toAnthropic(request: ChatRequest): { system?: string; messages: Message
         role: "assistant",
         content: [
           ...(m.content ? [{ type: "text" as const, text: m.content }] : []),
-          ...m.toolCalls.map((c) => ({ type: "tool_use" as const, id: c.id, name: c.name, input: JSON.parse(c.arguments || "{}") as Record<string, unknown> })),
+          ...m.toolCalls.map((c) => ({ type: "tool_use" as const, id: c.id, name: c.name, input: toolInput(c) })),
         ],
       });
     } else {
@@ -99,8 +114,9 @@ export class AnthropicProvider implements ChatProvider {
     };
   }
 
-  async chat(request: ChatRequest): Promise<ChatResult> {
-    const message = await this.client.messages.create(this.params(request)).catch((e: unknown) => {
+  async chat(request: ChatRequest, options: CallOptions = {}): Promise<ChatResult> {
+    // An explicit timeout: without one the SDK refuses large max_tokens unless streamed; the gateway bounds the call by its signal.
+    const message = await this.client.messages.create(this.params(request), { signal: options.signal, timeout: CALL_TIMEOUT_MS }).catch((e: unknown) => {
       throw providerError(e, this.secrets);
     });
     const content = message.content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("");
@@ -109,14 +125,14 @@ export class AnthropicProvider implements ChatProvider {
   }
 
   /** The SDK parses the server-sent events; text deltas pass through, tool input JSON is assembled per block. */
-  async *stream(request: ChatRequest): AsyncIterable<ChatChunk> {
+  async *stream(request: ChatRequest, options: CallOptions = {}): AsyncIterable<ChatChunk> {
     const params = this.params(request);
     let content = "";
     let model = params.model;
     const usage = { inputTokens: 0, outputTokens: 0 };
     const blocks = new Map<number, ToolCall>();
     try {
-      const events = await this.client.messages.create({ ...params, stream: true });
+      const events = await this.client.messages.create({ ...params, stream: true }, { signal: options.signal, timeout: CALL_TIMEOUT_MS });
       for await (const event of events) {
         if (event.type === "message_start") {
           model = event.message.model;

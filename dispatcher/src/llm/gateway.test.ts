@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { gatewayConfig, resolveModel } from "../../../core/llm/config";
+import { gatewayConfig, resolveModel, takesTenantKeys } from "../../../core/llm/config";
 import { FAKE_LLM_KEY } from "../../../test/fakes/openai";
 import { FakeAi } from "../../../test/fakes/workers-ai";
 import { backoffMs, type CallContext, ModelGateway } from "./gateway";
@@ -124,6 +124,53 @@ describe("ModelGateway", () => {
   });
 });
 
+describe("ModelGateway, against a broken or hostile provider", () => {
+  const gateway = new ModelGateway(config, { KEY: FAKE_LLM_KEY, AI: new FakeAi() });
+
+  it("never charges token counts that are not whole, non-negative and plausible: the estimate stands in", async () => {
+    const { result } = await gateway.chat(ask, target("openai/bad-usage"), context().ctx);
+    // -100,000,000 and "abc" from the provider; the estimate is a token per four characters.
+    expect(result.usage).toEqual({ inputTokens: 1, outputTokens: 3 });
+  });
+
+  it("a 200 that is no completion, or a malformed tool call, is the provider's failure, retried", async () => {
+    const { ctx, events } = context();
+    await expect(gateway.chat(ask, target("openai/not-a-completion"), ctx)).rejects.toThrow(/^openai\/not-a-completion: 502 the answer is not a chat completion \(after 3 attempts\)$/);
+    expect(events.filter((e) => e.type === "llm.retry")).toHaveLength(2);
+    await expect(gateway.chat(ask, target("openai/bad-tool-call"), context().ctx)).rejects.toThrow(/malformed tool call/);
+  });
+
+  it("an attempt that does not answer ends at the run's deadline", async () => {
+    const started = Date.now();
+    await expect(gateway.chat(ask, target("openai/hang"), context({ deadline: Date.now() + 300 }).ctx)).rejects.toThrow(/^openai\/hang: no answer within \d+ ms$/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it("a stream that stalls is closed at once when its reader stops, and at the deadline when it does not", async () => {
+    const { chunks } = await gateway.stream(ask, target("openai/stall-stream"), context().ctx);
+    expect(await chunks.next()).toEqual({ done: false, value: { type: "delta", content: "first " } });
+    const closing = Date.now();
+    await chunks.return!();
+    expect(Date.now() - closing).toBeLessThan(500);
+    const bounded = await gateway.stream(ask, target("openai/stall-stream"), context({ deadline: Date.now() + 400 }).ctx);
+    await bounded.chunks.next();
+    await expect(bounded.chunks.next()).rejects.toThrow(/no answer within/);
+  });
+
+  it("tenant keys: not for a provider that also sends platform header secrets", async () => {
+    const withHeaders = gatewayConfig({ LLM_PROVIDERS: JSON.stringify({ providers: { azure: { type: "openai", baseUrl: "https://llm.test/v1", headerSecrets: { "api-key": "KEY" } } } }) });
+    expect(takesTenantKeys(withHeaders.providers.azure!)).toBe(false);
+    expect(takesTenantKeys(config.providers.mine!)).toBe(true);
+    const asked: string[] = [];
+    const g = new ModelGateway(withHeaders, { KEY: FAKE_LLM_KEY });
+    const r = resolveModel(withHeaders, "azure/gpt-test");
+    if (!r.ok) throw new Error(r.error);
+    const { served } = await g.chat(ask, r, context({ tenantKey: async (p) => (asked.push(p), "sk-tenant") }).ctx);
+    expect(served.tenantKey).toBe(false);
+    expect(asked).toEqual([]);
+  });
+});
+
 describe("backoffMs", () => {
   it("lies between half and all of base·2^(n−1)", () => {
     fc.assert(
@@ -152,7 +199,19 @@ describe("gatewayConfig", () => {
     expect(bad({ providers: { o: { type: "openai", baseUrl: "ftp://x" } } })).toThrow(/providers\.o\.baseUrl: an http\(s\) URL/);
   });
 
+  it("a provider's model list makes every other name unknown; names with spaces or control characters are never models", () => {
+    const listed = gatewayConfig({ LLM_PROVIDERS: JSON.stringify({ providers: { o: { type: "openai", baseUrl: "https://llm.test/v1", models: ["gpt-test"] } } }) });
+    expect(resolveModel(listed, "o/gpt-test")).toMatchObject({ ok: true });
+    expect(resolveModel(listed, "o/gpt-4o")).toEqual({ ok: false, error: 'unknown model "o/gpt-4o": provider "o" serves gpt-test' });
+    expect(bad({ providers: { o: { type: "openai", baseUrl: "https://llm.test/v1", models: ["a"] } }, defaultModel: "o/b" })).toThrow(/defaultModel: unknown model "o\/b": provider "o" serves a/);
+    expect(resolveModel(config, "openai/gpt\ntest")).toMatchObject({ ok: false });
+    expect(resolveModel(config, "openai/gpt test")).toMatchObject({ ok: false });
+  });
+
   it("the earlier one-provider settings become one provider whose model is the default, also by its bare name", () => {
+    const slashed = gatewayConfig({ LLM_PROVIDER: "openai", LLM_BASE_URL: "https://llm.test/v1", LLM_MODEL: "meta-llama/Llama-3.1-8B-Instruct" });
+    expect(slashed.defaultModel).toBe("openai/meta-llama/Llama-3.1-8B-Instruct");
+    expect(resolveModel(slashed, slashed.defaultModel)).toMatchObject({ ok: true, model: "meta-llama/Llama-3.1-8B-Instruct" });
     const legacy = gatewayConfig({ LLM_PROVIDER: "openai", LLM_BASE_URL: "https://llm.test/v1", LLM_MODEL: "gpt-4o-mini" });
     expect(legacy.defaultModel).toBe("openai/gpt-4o-mini");
     expect(resolveModel(legacy, "gpt-4o-mini")).toMatchObject({ ok: true, id: "openai/gpt-4o-mini" });

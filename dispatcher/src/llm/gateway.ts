@@ -1,11 +1,12 @@
-import { BUILTIN_PROVIDER, type GatewayConfig, type ProviderConfig, type ResolvedModel, resolveModel, TENANT_KEY_TYPES } from "../../../core/llm/config";
+import { BUILTIN_PROVIDER, type GatewayConfig, type ProviderConfig, type ResolvedModel, resolveModel, takesTenantKeys } from "../../../core/llm/config";
 import { errorLine } from "../../../core/log";
 import { AnthropicProvider } from "./anthropic";
 import { BuiltinProvider } from "./builtin";
 import { ProviderError } from "./errors";
 import { modalHeaders } from "./modal";
 import { OpenAICompatibleProvider } from "./openai";
-import type { ChatChunk, ChatProvider, ChatRequest, ChatResult } from "./types";
+import { countTokens } from "./builtin";
+import { type ChatChunk, type ChatProvider, type ChatRequest, type ChatResult, ToolCall } from "./types";
 import { type AiBinding, WorkersAiProvider } from "./workers-ai";
 
 /** What served a call: the model's id (`provider/model`) and whether the tenant's own key paid for it. */
@@ -64,7 +65,7 @@ export class ModelGateway {
   private async provider(target: ResolvedModel, ctx: CallContext): Promise<{ provider: ChatProvider; tenantKey: boolean }> {
     if (target.provider === BUILTIN_PROVIDER) return { provider: new BuiltinProvider(), tenantKey: false };
     const p: ProviderConfig = this.config.providers[target.provider]!;
-    const own = TENANT_KEY_TYPES.includes(p.type) ? await ctx.tenantKey(target.provider) : null;
+    const own = takesTenantKeys(p) ? await ctx.tenantKey(target.provider) : null;
     const key = (name: string | undefined) => {
       const value = own ?? secret(this.env, name);
       if (value === null) {
@@ -84,7 +85,9 @@ export class ModelGateway {
           if (value === null) throw new ModelError(`provider "${target.provider}": the secret ${name} (header ${header}) is not set`);
           headers[header] = value;
         }
-        return { provider: new OpenAICompatibleProvider({ baseURL: p.baseUrl, apiKey: key(p.apiKeySecret), headers }), tenantKey: own !== null };
+        // Authenticated by its header secrets alone (Azure's api-key): the bearer token is unused.
+        const apiKey = own === null && !p.apiKeySecret && Object.keys(headers).length ? "unused" : key(p.apiKeySecret);
+        return { provider: new OpenAICompatibleProvider({ baseURL: p.baseUrl, apiKey, headers }), tenantKey: own !== null };
       }
       case "modal": {
         const id = secret(this.env, p.keySecret);
@@ -112,8 +115,10 @@ export class ModelGateway {
   /**
    * Runs `attempt` against the target, then its fallback, retrying what a provider may answer
    * differently next time. What does not deserve a retry (a 400, a missing key) fails at once.
+   * Each attempt is bounded by the run's deadline: its `Bound` aborts it then (closing the
+   * provider's connection) and is released by whoever finishes with the answer.
    */
-  private async serve<T>(target: ResolvedModel, ctx: CallContext, attempt: (provider: ChatProvider, model: string) => Promise<T>): Promise<{ value: T; served: Served }> {
+  private async serve<T>(target: ResolvedModel, ctx: CallContext, attempt: (provider: ChatProvider, model: string, bound: Bound) => Promise<T>): Promise<{ value: T; served: Served; bound: Bound }> {
     const { attempts, baseDelayMs, maxWaitMs } = this.config.retry;
     const sleep = ctx.sleep ?? defaultSleep;
     let current: ResolvedModel = target;
@@ -122,10 +127,14 @@ export class ModelGateway {
       let last: ProviderError | null = null;
       let tried = 0;
       for (let n = 1; n <= attempts; n++) {
+        const left = ctx.deadline === null ? MAX_ATTEMPT_MS : ctx.deadline - Date.now();
+        if (left <= 0) throw new ModelError(`${current.id}: the run's time is up${last ? ` (last: ${bare(last)})` : ""}`);
         tried = n;
+        const bound = new Bound(Math.min(left, MAX_ATTEMPT_MS), current.id);
         try {
-          return { value: await attempt(provider, current.model), served: { id: current.id, tenantKey } };
+          return { value: await bound.race(attempt(provider, current.model, bound)), served: { id: current.id, tenantKey }, bound };
         } catch (err) {
+          bound.release();
           if (!(err instanceof ProviderError)) throw err;
           if (!err.retryable) throw new ModelError(`${current.id}: ${bare(err)}`);
           last = err;
@@ -145,34 +154,126 @@ export class ModelGateway {
   }
 
   async chat(request: ChatRequest, target: ResolvedModel, ctx: CallContext): Promise<{ result: ChatResult; served: Served }> {
-    const { value, served } = await this.serve(target, ctx, (provider, model) => provider.chat({ ...request, model }));
+    const { value, served, bound } = await this.serve(target, ctx, async (provider, model, b) => checked(await provider.chat({ ...request, model }, { signal: b.signal }), request, model));
+    bound.release();
     return { result: { ...value, model: served.id }, served };
   }
 
   /**
    * Opens a stream: retried and fallen over until the first chunk arrives; from then on the
    * answer is the agent's, and a failure ends the stream (a retry would repeat what it read).
+   * The deadline still bounds the rest; `return()` aborts the provider's stream without waiting
+   * for a chunk it may never send.
    */
   async stream(request: ChatRequest, target: ResolvedModel, ctx: CallContext): Promise<{ chunks: AsyncIterator<ChatChunk>; served: Served }> {
-    const { value, served } = await this.serve(target, ctx, async (provider, model) => {
-      const it = provider.stream({ ...request, model })[Symbol.asyncIterator]();
+    const { value, served, bound } = await this.serve(target, ctx, async (provider, model, b) => {
+      const it = provider.stream({ ...request, model }, { signal: b.signal })[Symbol.asyncIterator]();
       const first = await it.next();
-      return { it, first };
+      return { it, first, model };
     });
     const { it } = value;
     let first: IteratorResult<ChatChunk> | null = value.first;
-    const rename = (r: IteratorResult<ChatChunk>): IteratorResult<ChatChunk> => (r.done || r.value.type !== "done" ? r : { done: false, value: { ...r.value, model: served.id } });
+    let content = "";
+    const settle = (r: IteratorResult<ChatChunk>): IteratorResult<ChatChunk> => {
+      if (r.done) {
+        bound.release();
+        return r;
+      }
+      if (r.value.type === "delta") {
+        content += r.value.content;
+        return r;
+      }
+      bound.release();
+      const done = checked({ ...r.value, content: r.value.content || content }, request, value.model);
+      return { done: false, value: { type: "done", ...done, model: served.id } };
+    };
     const chunks: AsyncIterator<ChatChunk> = {
       next: async () => {
         if (first) {
           const r = first;
           first = null;
-          return rename(r);
+          return settle(r);
         }
-        return rename(await it.next());
+        try {
+          return settle(await bound.race(it.next()));
+        } catch (err) {
+          bound.release();
+          throw err;
+        }
       },
-      return: async () => (await it.return?.()) ?? { done: true, value: undefined },
+      return: async () => {
+        bound.abort();
+        bound.release();
+        // Not awaited: a generator waiting on a chunk that never comes would hold this forever.
+        void it.return?.()?.catch(() => undefined);
+        return { done: true, value: undefined };
+      },
     };
     return { chunks, served };
   }
+}
+
+/** The longest one attempt may take when the run sets no earlier deadline. */
+const MAX_ATTEMPT_MS = 5 * 60 * 1000;
+/** More tokens than one call could plausibly use: a count past it is the provider's error. */
+const MAX_TOKENS_PER_CALL = 100_000_000;
+
+/** One attempt's time limit: aborts the provider's call at the deadline and fails whatever waits on it. */
+class Bound {
+  private readonly controller = new AbortController();
+  private readonly timer: ReturnType<typeof setTimeout>;
+  private readonly expired: Promise<never>;
+
+  constructor(ms: number, model: string) {
+    let fail!: (err: ProviderError) => void;
+    this.expired = new Promise<never>((_, reject) => (fail = reject));
+    // Nobody may be waiting when it fires; the rejection is then nobody's to handle.
+    this.expired.catch(() => undefined);
+    this.timer = setTimeout(() => {
+      fail(new ProviderError(`${model.split("/")[0]}: no answer within ${ms} ms`, null));
+      this.controller.abort();
+    }, ms);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** The provider's promise, or the deadline's failure, whichever comes first (a provider may ignore the signal). */
+  race<T>(work: Promise<T>): Promise<T> {
+    return Promise.race([work, this.expired]);
+  }
+
+  abort(): void {
+    this.controller.abort();
+  }
+
+  release(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+const tokens = (n: unknown, estimate: number) => (typeof n === "number" && Number.isSafeInteger(n) && n >= 0 && n <= MAX_TOKENS_PER_CALL ? n : estimate);
+const inputEstimate = (request: ChatRequest) => request.messages.reduce((sum, m) => sum + countTokens(m.content), 0);
+
+/**
+ * A provider's answer made safe to charge and hand on: token counts that are not whole,
+ * non-negative and plausible are replaced by the platform's estimate (a provider's figures are
+ * trusted for billing, not for arithmetic), and tool calls outside the contract's shape are the
+ * provider's failure.
+ */
+function checked(result: ChatResult, request: ChatRequest, model: string): ChatResult {
+  const calls = result.toolCalls ?? [];
+  for (const call of calls) {
+    if (!ToolCall.safeParse(call).success) throw new ProviderError(`${model}: the answer has a malformed tool call`, 502);
+  }
+  return {
+    content: typeof result.content === "string" ? result.content : "",
+    model: result.model,
+    toolCalls: calls,
+    usage: {
+      inputTokens: tokens(result.usage?.inputTokens, inputEstimate(request)),
+      outputTokens: tokens(result.usage?.outputTokens, countTokens(typeof result.content === "string" ? result.content : "")),
+    },
+  };
 }

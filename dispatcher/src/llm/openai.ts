@@ -3,7 +3,7 @@ import type { ChatCompletionMessageParam, ChatCompletionTool } from "openai/reso
 import { ProviderError, retryAfterMs } from "./errors";
 import { failureMessage, noAnswer } from "./failure";
 import { requireModel } from "./model";
-import type { ChatChunk, ChatProvider, ChatRequest, ChatResult, ToolCall } from "./types";
+import type { CallOptions, ChatChunk, ChatProvider, ChatRequest, ChatResult, ToolCall } from "./types";
 
 function messages(request: ChatRequest): ChatCompletionMessageParam[] {
   return request.messages.map((m): ChatCompletionMessageParam => {
@@ -69,11 +69,13 @@ export class OpenAICompatibleProvider implements ChatProvider {
     };
   }
 
-  async chat(request: ChatRequest): Promise<ChatResult> {
+  async chat(request: ChatRequest, options: CallOptions = {}): Promise<ChatResult> {
     const params = this.params(request);
-    const completion = await this.client.chat.completions.create(params).catch((e: unknown) => {
+    const completion = await this.client.chat.completions.create(params, { signal: options.signal }).catch((e: unknown) => {
       throw providerError(e, this.secrets);
     });
+    // A 200 that is not a completion (an HTML error page, `{}`) is the endpoint's failure, worth another try.
+    if (!completion || !Array.isArray(completion.choices)) throw new ProviderError(failureMessage("openai", 502, "the answer is not a chat completion", this.secrets), 502);
     const message = completion.choices[0]?.message;
     const toolCalls: ToolCall[] = (message?.tool_calls ?? []).flatMap((c) =>
       c.type === "function" ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }] : [],
@@ -87,14 +89,14 @@ export class OpenAICompatibleProvider implements ChatProvider {
   }
 
   /** Server-sent chunks, parsed by the `openai` client; tool-call fragments are assembled by index. */
-  async *stream(request: ChatRequest): AsyncIterable<ChatChunk> {
+  async *stream(request: ChatRequest, options: CallOptions = {}): AsyncIterable<ChatChunk> {
     const params = this.params(request);
     let content = "";
     let model = params.model;
     let usage = { inputTokens: 0, outputTokens: 0 };
     const calls = new Map<number, ToolCall>();
     try {
-      const stream = await this.client.chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } });
+      const stream = await this.client.chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal: options.signal });
       for await (const chunk of stream) {
         model = chunk.model || model;
         if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };

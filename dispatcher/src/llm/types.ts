@@ -57,6 +57,11 @@ export type { ChatChunk, ChatResult, ChatUsage, StreamLine } from "../../../core
  * `stream` yields deltas and ends with exactly one `done` chunk carrying the usage.
  */
 export interface ChatProvider {
-  chat(request: ChatRequest): Promise<ChatResult>;
-  stream(request: ChatRequest): AsyncIterable<ChatChunk>;
+  chat(request: ChatRequest, options?: CallOptions): Promise<ChatResult>;
+  stream(request: ChatRequest, options?: CallOptions): AsyncIterable<ChatChunk>;
+}
+
+/** What bounds one attempt: the gateway aborts it at the run's deadline (providers close their connection on it). */
+export interface CallOptions {
+  signal?: AbortSignal;
 }
