@@ -4,7 +4,7 @@ import { db } from "../../../core/db/client";
 import { tenants, type Tenant } from "../../../core/db/schema";
 import { ProblemError } from "../../../core/http/problem";
 import { idParam } from "../../../core/names";
-import { DEFAULT_RETENTION_DAYS, parseQuotas } from "../../../core/quotas";
+import { tenantSettings } from "../../../core/tenant-settings";
 import type { TenantView } from "../schemas";
 
 export function tenantView(t: Tenant): z.infer<typeof TenantView> {
@@ -12,11 +12,7 @@ export function tenantView(t: Tenant): z.infer<typeof TenantView> {
     id: t.id,
     name: t.name,
     status: t.status,
-    quotas: parseQuotas(t.quotas),
-    egressAllow: JSON.parse(t.egressAllow) as string[],
-    retentionDays: t.retentionDays ?? DEFAULT_RETENTION_DAYS,
-    queueWeight: t.queueWeight ?? 1,
-    defaultModel: t.defaultModel,
+    ...tenantSettings(t),
     createdAt: new Date(t.createdAt).toISOString(),
     updatedAt: new Date(t.updatedAt).toISOString(),
   };

@@ -3,7 +3,7 @@ import { DurableObject } from "cloudflare:workers";
 import { monthToDateMicros } from "../../../core/billing/spend";
 import type { DispatcherEnv } from "../env";
 import type { ProblemSlug } from "../../../core/http/problem";
-import { DEFAULT_RETENTION_DAYS, parseQuotas, type QuotaName } from "../../../core/quotas";
+import { DEFAULT_RETENTION_DAYS, parseQuotas } from "../../../core/quotas";
 import { tenantPrefix } from "../../../core/storage/keys";
 import { admit, emptyState, monthOf, nextMonthStart, release, REFUSAL_SLUG, type Limits, type QuotaState } from "../quota/rules";
 import {
@@ -27,6 +27,7 @@ import { runStub } from "../runs/stubs";
 import type { AgentTarget } from "../runtime/types";
 import { and, eq } from "drizzle-orm";
 import { db } from "../../../core/db/client";
+import { tenantSettings, type TenantSettings } from "../../../core/tenant-settings";
 import { agents, agentVersions, providerKeys, tenants } from "../../../core/db/schema";
 
 /** A key holds its first run this long; after that the same key starts a new run. */
@@ -34,14 +35,8 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 /** Async runs of one tenant in flight at once when it sets no `concurrentRuns` (times its weight). */
 export const DEFAULT_LANE_WIDTH = 4;
 
-export interface TenantConfig {
+export interface TenantConfig extends TenantSettings {
   status: "active" | "suspended" | "deleted";
-  quotas: Record<QuotaName, number | null>;
-  egressAllow: string[];
-  retentionDays: number;
-  queueWeight: number;
-  /** The model the tenant's calls go to when they and their agent name none (null: the platform's). */
-  defaultModel: string | null;
   /** Providers the tenant stored its own key for (the sealed keys stay in this object). */
   tenantKeys: string[];
 }
@@ -165,15 +160,7 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
       ]);
       const row = rows[0];
       const config: TenantConfig = row
-        ? {
-            status: row.status,
-            quotas: parseQuotas(row.quotas),
-            egressAllow: JSON.parse(row.egressAllow) as string[],
-            retentionDays: row.retentionDays ?? DEFAULT_RETENTION_DAYS,
-            queueWeight: row.queueWeight ?? 1,
-            defaultModel: row.defaultModel,
-            tenantKeys: keyRows.map((k) => k.provider).sort(),
-          }
+        ? { status: row.status, ...tenantSettings(row), tenantKeys: keyRows.map((k) => k.provider).sort() }
         : { status: "deleted", quotas: parseQuotas("{}"), egressAllow: [], retentionDays: DEFAULT_RETENTION_DAYS, queueWeight: 1, defaultModel: null, tenantKeys: [] };
       // An invalidation that arrived while D1 was read means the row read may be older: read again.
       if (gen === this.configGen) {
