@@ -84,6 +84,25 @@ describe("the model gateway", () => {
     expect(Object.keys(await modelUsage(id))).toEqual(["anthropic/claude-test"]);
   });
 
+  it("a stream the agent reads a little of and drops as it returns is still charged, and a run with calls open waits for their charges", async () => {
+    const t = await newTenant();
+    await upload(
+      t,
+      "dropper",
+      `export default { async fetch(request, env) {
+        const reader = (await env.LLM.stream({ model: "openai/stall-stream", messages: [{ role: "user", content: "tell me a long story" }] })).getReader();
+        const first = new TextDecoder().decode((await reader.read()).value);
+        reader.cancel();
+        return Response.json(first);
+      } };`,
+    );
+    const r = await run(t, "dropper");
+    expect(r.status).toBe("succeeded");
+    expect(JSON.parse(r.output as string)).toEqual({ type: "delta", content: "first " });
+    // The estimate: the request's tokens and the one delta read ("first " is 2).
+    expect((await modelUsage(r.id))["openai/stall-stream"]).toEqual({ input: 5, output: 2 });
+  });
+
   it("uses the agent's default model, else the tenant's, else the platform's; names are checked when set", async () => {
     const t = await newTenant();
     await upload(t, "caller", CALLER);

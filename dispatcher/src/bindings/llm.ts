@@ -13,6 +13,9 @@ import { ChatRequest, type ChatChunk, type ChatResult, type StreamLine } from ".
 import { runStub, tenantStub } from "../runs/stubs";
 import type { TenantProps } from "./storage";
 
+/** How long an unread stream is kept when its run has no deadline (it always has one while running). */
+const LAST_CHARGE_MS = 5 * 60 * 1000;
+
 export const SPEND_CAP_MESSAGE = "LLM: the tenant's monthly spend cap is reached; the model call was cut off.";
 
 function parse(request: unknown, method: string): ChatRequest {
@@ -49,8 +52,10 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
   async chat(request: unknown, runId: string): Promise<ChatResult> {
     const parsed = parse(request, "chat");
     const { budget, target, ctx, ownKey } = await this.admit(runId, parsed, "chat");
-    if (budget && budget.remaining <= 0 && !ownKey) throw new Error(SPEND_CAP_MESSAGE);
-    const { result, served } = await this.gateway("chat", () => this.models().chat(parsed, target, ctx));
+    const { result, served } = await this.closingOnFailure(runId, () => {
+      if (budget && budget.remaining <= 0 && !ownKey) throw new Error(SPEND_CAP_MESSAGE);
+      return this.gateway("chat", () => this.models().chat(parsed, target, ctx));
+    });
     await this.charge(runId, result, served);
     return result;
   }
@@ -64,18 +69,31 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
   async stream(request: unknown, runId: string): Promise<ReadableStream<Uint8Array>> {
     const parsed = parse(request, "stream");
     const { budget, target, ctx, ownKey } = await this.admit(runId, parsed, "stream");
-    if (budget && budget.remaining <= 0 && !ownKey) throw new Error(SPEND_CAP_MESSAGE);
-    const { chunks, served } = await this.gateway("stream", () => this.models().stream(parsed, target, ctx));
+    const { chunks, served } = await this.closingOnFailure(runId, () => {
+      if (budget && budget.remaining <= 0 && !ownKey) throw new Error(SPEND_CAP_MESSAGE);
+      return this.gateway("stream", () => this.models().stream(parsed, target, ctx));
+    });
     const encoder = new TextEncoder();
     const model = served.id;
     const inputTokens = inputTokensOf(parsed);
     let content = "";
     let charged = false;
     let stopped = false;
+    let settled!: () => void;
+    // The stream outlives the call that returned it, and an agent that drops it (returning with it
+    // unread, or cancelling) is not always seen: this context is kept until the stream's charge is
+    // made, which happens at the latest at the run's deadline, for what was handed over by then.
+    this.ctx.waitUntil(new Promise<void>((resolve) => (settled = resolve)));
+    const lastCall = setTimeout(() => {
+      stopped = true;
+      void chargeOnce(estimate()).catch(() => undefined);
+      void chunks.return?.();
+    }, Math.max(0, (ctx.deadline ?? Date.now() + LAST_CHARGE_MS) - Date.now()));
     const chargeOnce = async (result: ChatResult) => {
       if (charged) return;
       charged = true;
-      await this.charge(runId, result, served);
+      clearTimeout(lastCall);
+      await this.charge(runId, result, served).finally(settled);
     };
     const estimate = () => ({ content, model, toolCalls: [], usage: { inputTokens, outputTokens: countTokens(content) } });
     const cutOff = async () => {
@@ -135,6 +153,16 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
     });
   }
 
+  /** An admitted call that fails before it has anything to charge still closes on the run's record. */
+  private async closingOnFailure<T>(runId: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      await runStub(this.env, this.ctx.props.tenantId, runId).charge(this.ctx.props.tenantId, {}, true, true);
+      throw err;
+    }
+  }
+
   private models(): ModelGateway {
     return new ModelGateway(gatewayConfig(this.env), this.env as unknown as GatewayEnv);
   }
@@ -168,6 +196,13 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
     const run = runStub(this.env, tenantId, runId);
     const begun = await run.llmBegin(tenantId);
     if (!begun.ok) throw new Error(`LLM: ${begun.reason}`);
+    return this.closingOnFailure(runId, () => this.prepare(config, request, begun, method, runId));
+  }
+
+  /** The call's model, its context and what it may spend, once the run has admitted it. */
+  private async prepare(config: ReturnType<typeof gatewayConfig>, request: ChatRequest, begun: LlmBegun, method: string, runId: string): Promise<Admitted> {
+    const tenantId = this.ctx.props.tenantId;
+    const run = runStub(this.env, tenantId, runId);
     const target = this.target(config, request, begun, method);
     const ctx: CallContext = {
       deadline: begun.deadline,
@@ -202,6 +237,6 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
       inputTokens: result.usage.inputTokens,
       outputTokens: result.usage.outputTokens,
       ...(served.tenantKey ? { tenantKey: true } : {}),
-    }, true);
+    }, true, true);
   }
 }

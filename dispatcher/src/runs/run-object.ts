@@ -216,6 +216,9 @@ export class RunObject extends DurableObject<DispatcherEnv> {
     if (!endState(s, status, error, now, extra)) return;
     // Stopped from outside: calls still under way may charge what they used for a moment longer.
     if (status === "cancelled" || status === "timed_out" || extra.wallMs === undefined) s.lateUntil = now + LATE_CHARGE_MS;
+    // Ended with model calls still open (an agent that read part of a stream and returned): their
+    // charges come at the latest at the run's deadline, and the ledger row waits for them (or until then).
+    if ((s.llmOpen ?? 0) > 0) s.lateUntil = Math.max(s.lateUntil ?? 0, (s.startedAt ?? now) + s.timeoutMs + LATE_CHARGE_MS);
     const view = runView(toRow(s));
     if (status === "cancelled") this.store(s, "run.cancelled", { id: s.id, reason: error }, now, true);
     const seq = this.store(s, status === "succeeded" ? "run.completed" : "run.failed", view, now, true);
@@ -278,13 +281,21 @@ export class RunObject extends DurableObject<DispatcherEnv> {
    * stream's tokens) lands in the run's usage within a few seconds of its end, before the ledger
    * row is written; later than that it is refused.
    */
-  async charge(runId: string, tenantId: string, delta: UsageDelta, late = false): Promise<boolean> {
+  async charge(runId: string, tenantId: string, delta: UsageDelta, late = false, closesLlmCall = false): Promise<boolean> {
     const s = await this.load(runId);
     if (!s || s.tenantId !== tenantId) return false;
+    if (closesLlmCall) s.llmOpen = Math.max(0, (s.llmOpen ?? 0) - 1);
     const lateOk = late && !isOpen(s.status) && s.lateUntil !== null && Date.now() < s.lateUntil && !s.settled.ledger;
-    if (s.status !== "running" && !lateOk) return false;
+    if (s.status !== "running" && !lateOk) {
+      if (closesLlmCall) await this.save(s);
+      return false;
+    }
     addUsage(s, delta);
+    // The last open call of an ended run has charged: its ledger row need not wait any longer.
+    const lastOpen = closesLlmCall && !isOpen(s.status) && (s.llmOpen ?? 0) === 0 && s.lateUntil !== null && s.lateUntil > Date.now() + LATE_CHARGE_MS;
+    if (lastOpen) s.lateUntil = Date.now();
     await this.save(s);
+    if (lastOpen) this.ctx.waitUntil(this.settle(s));
     return true;
   }
 
@@ -304,7 +315,8 @@ export class RunObject extends DurableObject<DispatcherEnv> {
   }
 
   /**
-   * A model call about to start: refused unless running and under `llmCallsPerRun`; counted now.
+   * A model call about to start: refused unless running and under `llmCallsPerRun`; counted now,
+   * and open until its charge (`closesLlmCall`) arrives.
    * Returns what the run has spent so far (for the spend cap's remaining budget).
    */
   async llmBegin(runId: string, tenantId: string): Promise<LlmBegun | { ok: false; reason: string }> {
@@ -313,6 +325,7 @@ export class RunObject extends DurableObject<DispatcherEnv> {
     const limit = s.policy.llmCallsPerRun;
     if (limit !== null && s.usage.llmCalls >= limit) return { ok: false, reason: `the run has used its ${limit} model calls (llmCallsPerRun)` };
     s.usage.llmCalls += 1;
+    s.llmOpen = (s.llmOpen ?? 0) + 1;
     await this.save(s);
     return {
       ok: true,

@@ -107,6 +107,8 @@ export interface RunState {
   indexed: boolean;
   /** Until then a run stopped from outside still takes the charges of calls under way. */
   lateUntil: number | null;
+  /** Model calls admitted and not yet charged: a run that ends with some open waits for their charges too. */
+  llmOpen?: number;
   settled: { ledger: boolean; tenant: boolean; webhook: boolean };
   /** What the tenant's object was told this run used (late charges are sent on as the difference). */
   released?: { tokens: number; micros: number };
