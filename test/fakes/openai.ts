@@ -87,6 +87,13 @@ function failureFor(model: string): Response | Promise<Response> | null {
     return new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode(first)) }), { headers: { "content-type": "text/event-stream" } });
   }
   if (model === "hang") return new Promise<Response>(() => undefined);
+  // 9 MiB of content: past what the dispatcher takes from a provider (8 MiB).
+  if (model === "huge") return completion({ role: "assistant", content: "x".repeat(9 * 1024 * 1024) }, { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 });
+  if (model === "huge-stream") {
+    const piece = `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: { content: "y".repeat(64 * 1024) }, finish_reason: null }] })}\n\n`;
+    let sent = 0;
+    return new Response(new ReadableStream({ pull: (c) => (sent++ < 200 ? c.enqueue(new TextEncoder().encode(piece)) : c.close()) }), { headers: { "content-type": "text/event-stream" } });
+  }
   return null;
 }
 

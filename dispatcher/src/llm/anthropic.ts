@@ -2,6 +2,7 @@ import Anthropic, { APIError } from "@anthropic-ai/sdk";
 import type { MessageParam, Tool } from "@anthropic-ai/sdk/resources/messages/messages";
 import { ProviderError, retryAfterMs } from "./errors";
 import { failureMessage, noAnswer } from "./failure";
+import { cappedFetch } from "./fetch";
 import { requireModel } from "./model";
 import type { CallOptions, ChatChunk, ChatProvider, ChatRequest, ChatResult, ToolCall } from "./types";
 
@@ -99,7 +100,7 @@ export class AnthropicProvider implements ChatProvider {
 
   constructor(options: { apiKey: string; baseURL?: string }) {
     // No SDK retries: the gateway decides on retries and fallbacks, with the whole picture.
-    this.client = new Anthropic({ apiKey: options.apiKey, ...(options.baseURL ? { baseURL: options.baseURL } : {}), maxRetries: 0 });
+    this.client = new Anthropic({ apiKey: options.apiKey, ...(options.baseURL ? { baseURL: options.baseURL } : {}), maxRetries: 0, fetch: cappedFetch("anthropic") });
     this.secrets = [options.apiKey];
   }
 

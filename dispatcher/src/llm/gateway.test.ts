@@ -140,6 +140,20 @@ describe("ModelGateway, against a broken or hostile provider", () => {
     await expect(gateway.chat(ask, target("openai/bad-tool-call"), context().ctx)).rejects.toThrow(/malformed tool call/);
   });
 
+  it("an answer past 8 MiB is cut off, whole or streamed, and is the provider's failure", async () => {
+    const whole = context();
+    await expect(gateway.chat(ask, target("openai/huge"), whole.ctx)).rejects.toThrow(/^openai\/huge: the answer is larger than 8388608 bytes$/);
+    // Not retried: the same request would answer as much again.
+    expect(whole.events).toEqual([]);
+    const { chunks } = await gateway.stream(ask, target("openai/huge-stream"), context().ctx);
+    let read = 0;
+    const drain = async () => {
+      for (let r = await chunks.next(); !r.done; r = await chunks.next()) if (r.value.type === "delta") read += r.value.content.length;
+    };
+    await expect(drain()).rejects.toThrow(/the answer is larger than 8388608 bytes/);
+    expect(read).toBeLessThanOrEqual(8 * 1024 * 1024);
+  });
+
   it("an attempt that does not answer ends at the run's deadline", async () => {
     const started = Date.now();
     await expect(gateway.chat(ask, target("openai/hang"), context({ deadline: Date.now() + 300 }).ctx)).rejects.toThrow(/^openai\/hang: no answer within \d+ ms$/);

@@ -2,6 +2,7 @@ import OpenAI, { APIError } from "openai";
 import type { ChatCompletionMessageParam, ChatCompletionTool } from "openai/resources/chat/completions";
 import { ProviderError, retryAfterMs } from "./errors";
 import { failureMessage, noAnswer } from "./failure";
+import { cappedFetch } from "./fetch";
 import { requireModel } from "./model";
 import type { CallOptions, ChatChunk, ChatProvider, ChatRequest, ChatResult, ToolCall } from "./types";
 
@@ -54,7 +55,7 @@ export class OpenAICompatibleProvider implements ChatProvider {
 
   constructor(options: OpenAICompatibleOptions) {
     // No SDK retries: the gateway decides on retries and fallbacks, with the whole picture.
-    this.client = new OpenAI({ baseURL: options.baseURL, apiKey: options.apiKey, maxRetries: 0, ...(options.headers ? { defaultHeaders: options.headers } : {}) });
+    this.client = new OpenAI({ baseURL: options.baseURL, apiKey: options.apiKey, maxRetries: 0, fetch: cappedFetch("openai"), ...(options.headers ? { defaultHeaders: options.headers } : {}) });
     this.secrets = [options.apiKey, ...Object.values(options.headers ?? {})];
   }
 
