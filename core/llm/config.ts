@@ -204,19 +204,14 @@ export function gatewayConfig(s: GatewaySettings): GatewayConfig {
   return result.data;
 }
 
-/** Every secret a provider's configuration names, with the provider it belongs to. */
-export function secretNames(c: GatewayConfig): { provider: string; secret: string; optional: boolean }[] {
-  const out: { provider: string; secret: string; optional: boolean }[] = [];
+/** Every secret a provider's configuration names, with the provider it belongs to: each must be set. */
+export function secretNames(c: GatewayConfig): { provider: string; secret: string }[] {
+  const out: { provider: string; secret: string }[] = [];
   for (const [provider, p] of Object.entries(c.providers)) {
     // A provider without a platform key of its own is open only to tenants that bring one.
-    if (p.type === "openai" || p.type === "anthropic") {
-      if (p.apiKeySecret) out.push({ provider, secret: p.apiKeySecret, optional: false });
-    }
-    if (p.type === "openai") for (const secret of Object.values(p.headerSecrets ?? {})) out.push({ provider, secret, optional: false });
-    if (p.type === "modal") {
-      out.push({ provider, secret: p.keySecret, optional: false }, { provider, secret: p.secretSecret, optional: false });
-      if (p.apiKeySecret) out.push({ provider, secret: p.apiKeySecret, optional: false });
-    }
+    if ((p.type === "openai" || p.type === "anthropic" || p.type === "modal") && p.apiKeySecret) out.push({ provider, secret: p.apiKeySecret });
+    if (p.type === "openai") for (const secret of Object.values(p.headerSecrets ?? {})) out.push({ provider, secret });
+    if (p.type === "modal") out.push({ provider, secret: p.keySecret }, { provider, secret: p.secretSecret });
   }
   return out;
 }
@@ -224,7 +219,7 @@ export function secretNames(c: GatewayConfig): { provider: string; secret: strin
 /** Problems a configuration has in this environment: secrets it names that are not set, an `AI` binding it needs and lacks. */
 export function environmentProblems(c: GatewayConfig, env: Record<string, unknown>): string[] {
   const problems = secretNames(c)
-    .filter((s) => !s.optional && (typeof env[s.secret] !== "string" || env[s.secret] === ""))
+    .filter((s) => typeof env[s.secret] !== "string" || env[s.secret] === "")
     .map((s) => `provider "${s.provider}" needs the secret ${s.secret}, which is not set`);
   for (const [name, p] of Object.entries(c.providers)) {
     if (p.type === "workers-ai" && !env.AI) problems.push(`provider "${name}" (workers-ai) needs the dispatcher's AI binding ([ai] binding = "AI")`);
