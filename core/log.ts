@@ -25,7 +25,15 @@ export function errorLine(err: unknown, { max = 500, named = true }: { max?: num
   return line.length > max ? `${line.slice(0, max - 3)}...` : line;
 }
 
-/** Retry delay in seconds for the n-th attempt: 2, 4, 8, … capped at 5 minutes. */
+/**
+ * Retry delay in milliseconds for the n-th attempt of a call someone waits on (a model call):
+ * half to all of base·2^(n−1), the jitter keeping many callers from retrying in step.
+ */
+export function backoffMs(attempt: number, baseMs: number, random = Math.random): number {
+  return Math.round(baseMs * 2 ** (attempt - 1) * (0.5 + random() / 2));
+}
+
+/** Retry delay in seconds for the n-th delivery of a queue message: 2, 4, 8, … capped at 5 minutes. */
 export function backoffSeconds(attempts: number, capSeconds = 300): number {
   return Math.min(capSeconds, 2 ** Math.max(1, attempts));
 }

@@ -19,7 +19,7 @@ export async function loadGatewayModule(root, outdir) {
  * errors, then each secret it names that is not set. Returns the parsed config and the variables
  * the dispatcher must be given (the setting itself and the named secrets), or the problems.
  */
-export async function checkGateway(root, outdir, env, { workersAi = false } = {}) {
+export async function checkGateway(root, outdir, env) {
   const gateway = await loadGatewayModule(root, outdir);
   let config;
   try {
@@ -27,10 +27,10 @@ export async function checkGateway(root, outdir, env, { workersAi = false } = {}
   } catch (err) {
     return { problems: [err.message] };
   }
-  const problems = gateway.environmentProblems(config, { ...env, ...(workersAi ? { AI: true } : {}) });
+  const problems = gateway.environmentProblems(config, env);
   const names = ["LLM_PROVIDERS", "LLM_PROVIDER", "LLM_BASE_URL", "LLM_MODEL", "LLM_API_KEY", ...gateway.secretNames(config).map((s) => s.secret)];
   const vars = Object.fromEntries([...new Set(names)].filter((k) => env[k]).map((k) => [k, env[k]]));
-  return { config, problems, vars, gateway };
+  return { config, problems, vars };
 }
 
 /** The configuration without the secrets it names: what the control plane needs to check model names. */

@@ -97,7 +97,7 @@ const GatewaySchema = z
   .superRefine((c, ctx) => {
     if (BUILTIN_PROVIDER in c.providers) ctx.addIssue({ code: "custom", path: ["providers", BUILTIN_PROVIDER], message: `"${BUILTIN_PROVIDER}" is the embedded model's name` });
     const check = (ref: string, path: (string | number)[]) => {
-      const r = resolveIn(c, ref);
+      const r = resolveModel(c, ref);
       if (!r.ok) ctx.addIssue({ code: "custom", path, message: r.error });
     };
     for (const [alias, target] of Object.entries(c.aliases)) check(target, ["aliases", alias]);
@@ -122,7 +122,8 @@ export interface ResolvedModel {
 
 export type Resolution = ({ ok: true } & ResolvedModel) | { ok: false; error: string };
 
-function resolveIn(c: Pick<GatewayConfig, "providers" | "aliases">, name: string): Resolution {
+/** A model name as an agent, a tenant or an operator wrote it, resolved against the configuration. */
+export function resolveModel(c: Pick<GatewayConfig, "providers" | "aliases">, name: string): Resolution {
   const target = name.includes("/") ? name : Object.hasOwn(c.aliases, name) ? c.aliases[name]! : name === BUILTIN_MODEL_NAME ? BUILTIN_MODEL : null;
   if (target === null) {
     const aliases = Object.keys(c.aliases);
@@ -143,11 +144,6 @@ function resolveIn(c: Pick<GatewayConfig, "providers" | "aliases">, name: string
   const listed = provider === BUILTIN_PROVIDER ? undefined : c.providers[provider]!.models;
   if (listed && !listed.includes(model)) return { ok: false, error: `unknown model "${name}": provider "${provider}" serves ${listed.slice(0, 10).join(", ")}${listed.length > 10 ? ", …" : ""}` };
   return { ok: true, provider, model, id: `${provider}/${model}` };
-}
-
-/** A model name as an agent, a tenant or an operator wrote it, resolved against the configuration. */
-export function resolveModel(c: GatewayConfig, name: string): Resolution {
-  return resolveIn(c, name);
 }
 
 /** The settings the configuration is read from (a Worker's env, or `process.env`). */

@@ -4,7 +4,7 @@ import { amountMicros, modelPrice, type PriceBook } from "../../../core/billing/
 import { priceBook } from "../../../core/billing/spend";
 import type { DispatcherEnv } from "../env";
 import { MAX_JSON_DEPTH, valueNestsDeeper } from "../../../core/http/body";
-import { countTokens } from "../llm/builtin";
+import { countTokens, inputTokensOf } from "../llm/builtin";
 import { gatewayConfig, resolveModel, type ResolvedModel } from "../../../core/llm/config";
 import { openProviderKey } from "../../../core/secrets";
 import { type CallContext, ModelError, ModelGateway, type GatewayEnv, type Served } from "../llm/gateway";
@@ -28,8 +28,6 @@ function parse(request: unknown, method: string): ChatRequest {
   }
   return parsed.data;
 }
-
-const inputTokensOf = (request: ChatRequest) => request.messages.reduce((n, m) => n + countTokens(m.content), 0);
 
 /** What an admitted call may spend, the model it goes to, and what it needs from its run. */
 interface Admitted {

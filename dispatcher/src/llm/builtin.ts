@@ -7,6 +7,11 @@ export function countTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
 
+/** The platform's estimate of a request's input tokens, where the provider gives no figure to trust. */
+export function inputTokensOf(request: Pick<ChatRequest, "messages">): number {
+  return request.messages.reduce((n, m) => n + countTokens(m.content), 0);
+}
+
 /** Tool calls written in the last user message as `name({...json})` or `name()`. */
 function requestedCalls(text: string, tools: NonNullable<ChatRequest["tools"]>): ToolCall[] {
   const calls: ToolCall[] = [];

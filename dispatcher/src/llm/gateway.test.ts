@@ -1,9 +1,8 @@
-import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { gatewayConfig, resolveModel, takesTenantKeys } from "../../../core/llm/config";
 import { FAKE_LLM_KEY } from "../../../test/fakes/openai";
 import { FakeAi } from "../../../test/fakes/workers-ai";
-import { backoffMs, type CallContext, ModelGateway } from "./gateway";
+import { type CallContext, ModelGateway } from "./gateway";
 import type { ChatChunk } from "./types";
 
 const config = gatewayConfig({
@@ -182,18 +181,6 @@ describe("ModelGateway, against a broken or hostile provider", () => {
     const { served } = await g.chat(ask, r, context({ tenantKey: async (p) => (asked.push(p), "sk-tenant") }).ctx);
     expect(served.tenantKey).toBe(false);
     expect(asked).toEqual([]);
-  });
-});
-
-describe("backoffMs", () => {
-  it("lies between half and all of base·2^(n−1)", () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 0, max: 10_000 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (n, base, r) => {
-        const ms = backoffMs(n, base, () => r);
-        const full = base * 2 ** (n - 1);
-        return ms >= Math.floor(full / 2) && ms <= Math.ceil(full);
-      }),
-    );
   });
 });
 

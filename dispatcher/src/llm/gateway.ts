@@ -1,11 +1,11 @@
 import { BUILTIN_PROVIDER, type GatewayConfig, type ProviderConfig, type ResolvedModel, resolveModel, takesTenantKeys } from "../../../core/llm/config";
-import { errorLine } from "../../../core/log";
+import { backoffMs, errorLine } from "../../../core/log";
 import { AnthropicProvider } from "./anthropic";
 import { BuiltinProvider } from "./builtin";
 import { ProviderError } from "./errors";
 import { modalHeaders } from "./modal";
 import { OpenAICompatibleProvider } from "./openai";
-import { countTokens } from "./builtin";
+import { countTokens, inputTokensOf } from "./builtin";
 import { type ChatChunk, type ChatProvider, type ChatRequest, type ChatResult, ToolCall } from "./types";
 import { type AiBinding, WorkersAiProvider } from "./workers-ai";
 
@@ -40,10 +40,6 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /** A provider's message without the provider kind it starts with: the model id before it says more. */
 const bare = (err: ProviderError) => errorLine(err, { named: false }).replace(/^(openai|anthropic|workers-ai|modal): /, "");
 
-/** Exponential backoff with jitter (half to all of base·2^(n−1)), when the provider names no wait. */
-export function backoffMs(attempt: number, baseMs: number, random = Math.random): number {
-  return Math.round(baseMs * 2 ** (attempt - 1) * (0.5 + random() / 2));
-}
 
 function secret(env: GatewayEnv, name: string | undefined): string | null {
   if (!name) return null;
@@ -254,7 +250,6 @@ class Bound {
 }
 
 const tokens = (n: unknown, estimate: number) => (typeof n === "number" && Number.isSafeInteger(n) && n >= 0 && n <= MAX_TOKENS_PER_CALL ? n : estimate);
-const inputEstimate = (request: ChatRequest) => request.messages.reduce((sum, m) => sum + countTokens(m.content), 0);
 
 /**
  * A provider's answer made safe to charge and hand on: token counts that are not whole,
@@ -272,7 +267,7 @@ function checked(result: ChatResult, request: ChatRequest, model: string): ChatR
     model: result.model,
     toolCalls: calls,
     usage: {
-      inputTokens: tokens(result.usage?.inputTokens, inputEstimate(request)),
+      inputTokens: tokens(result.usage?.inputTokens, inputTokensOf(request)),
       outputTokens: tokens(result.usage?.outputTokens, countTokens(typeof result.content === "string" ? result.content : "")),
     },
   };
