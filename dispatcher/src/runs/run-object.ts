@@ -8,7 +8,7 @@ import { resultKey } from "../../../core/storage/keys";
 import { runPriceMicros } from "../quota/spend";
 import type { AgentTarget } from "../runtime/types";
 import { SSE_KEEPALIVE, SSE_RETRY, sseFrame } from "./sse";
-import { addUsage, endState, isOpen, toRow, zeroUsage, type RunPolicy, type RunState, type UsageDelta } from "./state";
+import { addUsage, deadlineOf, endState, isOpen, toRow, zeroUsage, type RunPolicy, type RunState, type UsageDelta } from "./state";
 import { tenantStub } from "./stubs";
 
 import { MAX_EVENT_BYTES_PER_RUN, MAX_EVENTS_PER_RUN } from "../../../core/contract.js";
@@ -218,7 +218,7 @@ export class RunObject extends DurableObject<DispatcherEnv> {
     if (status === "cancelled" || status === "timed_out" || extra.wallMs === undefined) s.lateUntil = now + LATE_CHARGE_MS;
     // Ended with model calls still open (an agent that read part of a stream and returned): their
     // charges come at the latest at the run's deadline, and the ledger row waits for them (or until then).
-    if ((s.llmOpen ?? 0) > 0) s.lateUntil = Math.max(s.lateUntil ?? 0, (s.startedAt ?? now) + s.timeoutMs + LATE_CHARGE_MS);
+    if ((s.llmOpen ?? 0) > 0) s.lateUntil = Math.max(s.lateUntil ?? 0, (deadlineOf(s) ?? now + s.timeoutMs) + LATE_CHARGE_MS);
     const view = runView(toRow(s));
     if (status === "cancelled") this.store(s, "run.cancelled", { id: s.id, reason: error }, now, true);
     const seq = this.store(s, status === "succeeded" ? "run.completed" : "run.failed", view, now, true);
@@ -333,7 +333,7 @@ export class RunObject extends DurableObject<DispatcherEnv> {
       spendCapped: s.policy.spendCapped,
       defaultModel: s.policy.defaultModel ?? null,
       tenantKeys: s.policy.tenantKeys ?? [],
-      deadline: s.startedAt === null ? null : s.startedAt + s.timeoutMs,
+      deadline: deadlineOf(s),
     };
   }
 
@@ -604,7 +604,7 @@ export class RunObject extends DurableObject<DispatcherEnv> {
   }
 
   private async step(s: RunState, now: number): Promise<void> {
-    if (s.status === "running" && now >= s.startedAt! + s.timeoutMs + LOST_MARGIN_MS) {
+    if (s.status === "running" && now >= deadlineOf(s)! + LOST_MARGIN_MS) {
       await this.end(s, "failed", "The platform lost this run (its executor stopped before it ended).");
     } else if (s.status === "queued" && now >= s.createdAt + QUEUED_MAX_MS) {
       await this.end(s, "failed", "The run waited in the queue too long and was never started.");
@@ -656,7 +656,7 @@ export class RunObject extends DurableObject<DispatcherEnv> {
   /** When the run's next step is due, or null when it has none left (deleted). */
   private nextDue(s: RunState): number {
     const due: number[] = [];
-    if (s.status === "running") due.push(s.startedAt! + s.timeoutMs + LOST_MARGIN_MS);
+    if (s.status === "running") due.push(deadlineOf(s)! + LOST_MARGIN_MS);
     if (s.status === "queued") due.push(Math.min(Date.now() + QUEUED_CHECK_MS, s.createdAt + QUEUED_MAX_MS));
     if (isOpen(s.status) && !s.indexed) due.push((s.startedAt ?? s.createdAt) + INDEX_RUNNING_AFTER_MS);
     if (!isOpen(s.status)) {

@@ -135,6 +135,11 @@ export function toRow(s: RunState): Run {
   };
 }
 
+/** When a running run's wall-clock budget ends (null before it starts). */
+export function deadlineOf(s: Pick<RunState, "startedAt" | "timeoutMs">): number | null {
+  return s.startedAt === null ? null : s.startedAt + s.timeoutMs;
+}
+
 /** Adds a usage delta to the counters (and the per-model token split). */
 export function addUsage(s: RunState, delta: UsageDelta): void {
   for (const k of Object.keys(s.usage) as (keyof UsageCounters)[]) s.usage[k] += delta[k] ?? 0;
