@@ -15,13 +15,12 @@ function config(env: ControlPlaneEnv): GatewayConfig {
 
 /**
  * A default model about to be stored, checked as a call would resolve it — so a typo is refused
- * here with `unknown-model`, not found later as a failed run. Returns the name as given (an alias
- * stays an alias, and follows the operator's configuration when it changes).
+ * here with `unknown-model`, not found later as a failed run. The name is stored as given (an
+ * alias stays an alias, and follows the operator's configuration when it changes).
  */
-export function checkModel(env: ControlPlaneEnv, name: string, field: string): string {
+export function checkModel(env: ControlPlaneEnv, name: string, field: string): void {
   const resolved = resolveModel(config(env), name);
   if (!resolved.ok) throw new ProblemError("unknown-model", `${field}: ${resolved.error}.`);
-  return name;
 }
 
 /** A provider a tenant may store its own key for: configured, and of a kind that takes one. */

@@ -34,6 +34,8 @@ interface Admitted {
   budget: { remaining: number; book: PriceBook } | null;
   target: ResolvedModel;
   ctx: CallContext;
+  /** The gateway, over the configuration the call was admitted under. */
+  models: ModelGateway;
   /** The tenant stored its own key for the target's provider: the call costs the platform nothing, so a reached cap does not refuse it. */
   ownKey: boolean;
 }
@@ -49,10 +51,10 @@ interface Admitted {
 export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
   async chat(request: unknown, runId: string): Promise<ChatResult> {
     const parsed = parse(request, "chat");
-    const { budget, target, ctx, ownKey } = await this.admit(runId, parsed, "chat");
+    const { budget, target, ctx, ownKey, models } = await this.admit(runId, parsed, "chat");
     const { result, served } = await this.closingOnFailure(runId, () => {
       if (budget && budget.remaining <= 0 && !ownKey) throw new Error(SPEND_CAP_MESSAGE);
-      return this.gateway("chat", () => this.models().chat(parsed, target, ctx));
+      return this.gateway("chat", () => models.chat(parsed, target, ctx));
     });
     await this.charge(runId, result, served);
     return result;
@@ -66,10 +68,10 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
    */
   async stream(request: unknown, runId: string): Promise<ReadableStream<Uint8Array>> {
     const parsed = parse(request, "stream");
-    const { budget, target, ctx, ownKey } = await this.admit(runId, parsed, "stream");
+    const { budget, target, ctx, ownKey, models } = await this.admit(runId, parsed, "stream");
     const { chunks, served } = await this.closingOnFailure(runId, () => {
       if (budget && budget.remaining <= 0 && !ownKey) throw new Error(SPEND_CAP_MESSAGE);
-      return this.gateway("stream", () => this.models().stream(parsed, target, ctx));
+      return this.gateway("stream", () => models.stream(parsed, target, ctx));
     });
     const encoder = new TextEncoder();
     const model = served.id;
@@ -161,10 +163,6 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
     }
   }
 
-  private models(): ModelGateway {
-    return new ModelGateway(gatewayConfig(this.env), this.env as unknown as GatewayEnv);
-  }
-
   /** Runs a gateway call; its refusals reach the agent as one clear line naming the method. */
   private async gateway<T>(method: string, call: () => Promise<T>): Promise<T> {
     try {
@@ -213,11 +211,11 @@ export class TenantLlm extends WorkerEntrypoint<DispatcherEnv, TenantProps> {
         return openProviderKey(this.env.SECRETS_KEY, tenantId, provider, sealed);
       },
     };
-    const ownKey = begun.tenantKeys.includes(target.provider);
-    if (!begun.spendCapped) return { budget: null, target, ctx, ownKey };
+    const call = { target, ctx, ownKey: begun.tenantKeys.includes(target.provider), models: new ModelGateway(config, this.env as unknown as GatewayEnv) };
+    if (!begun.spendCapped) return { budget: null, ...call };
     const remaining = await tenantStub(this.env, tenantId).remainingMicros(tenantId);
-    if (remaining === null) return { budget: null, target, ctx, ownKey };
-    return { budget: { remaining: remaining - begun.spentMicros, book: priceBook(this.env) }, target, ctx, ownKey };
+    if (remaining === null) return { budget: null, ...call };
+    return { budget: { remaining: remaining - begun.spentMicros, book: priceBook(this.env) }, ...call };
   }
 
   /** The model a call names, else its agent's or tenant's default, else the platform's; an unknown one is refused, never replaced. */
