@@ -3,7 +3,6 @@ import { DurableObject } from "cloudflare:workers";
 import { monthToDateMicros } from "../../../core/billing/spend";
 import type { DispatcherEnv } from "../env";
 import type { ProblemSlug } from "../../../core/http/problem";
-import { DEFAULT_RETENTION_DAYS, parseQuotas } from "../../../core/quotas";
 import { tenantPrefix } from "../../../core/storage/keys";
 import { admit, emptyState, monthOf, nextMonthStart, release, REFUSAL_SLUG, type Limits, type QuotaState } from "../quota/rules";
 import {
@@ -29,6 +28,9 @@ import { and, eq } from "drizzle-orm";
 import { db } from "../../../core/db/client";
 import { tenantSettings, type TenantSettings } from "../../../core/tenant-settings";
 import { agents, agentVersions, providerKeys, tenants } from "../../../core/db/schema";
+
+/** What a tenant with no row gets: every setting's default. */
+const NO_SETTINGS = { quotas: "{}", egressAllow: "[]", retentionDays: null, queueWeight: null, defaultModel: null };
 
 /** A key holds its first run this long; after that the same key starts a new run. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -161,7 +163,7 @@ export class TenantObject extends DurableObject<DispatcherEnv> {
       const row = rows[0];
       const config: TenantConfig = row
         ? { status: row.status, ...tenantSettings(row), tenantKeys: keyRows.map((k) => k.provider).sort() }
-        : { status: "deleted", quotas: parseQuotas("{}"), egressAllow: [], retentionDays: DEFAULT_RETENTION_DAYS, queueWeight: 1, defaultModel: null, tenantKeys: [] };
+        : { status: "deleted", ...tenantSettings(NO_SETTINGS), tenantKeys: [] };
       // An invalidation that arrived while D1 was read means the row read may be older: read again.
       if (gen === this.configGen) {
         this.config = config;
